@@ -1,0 +1,1 @@
+//! ARMOR API client.

@@ -1,0 +1,67 @@
+//! Turns the connection record into checked settings: defaults applied, URLs parsed, secrets listed.
+
+use crate::error::Error;
+use crate::http::RetryPolicy;
+use crate::types::{self, Connection};
+
+/// How hard an action may drive the services (the connection's `tuning`, with defaults).
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    pub max_concurrency: usize,
+    pub request_timeout_ms: u64,
+    pub time_budget_ms: u64,
+    pub retry: RetryPolicy,
+    pub max_response_bytes: usize,
+}
+
+impl Tuning {
+    pub fn from_connection(connection: &Connection) -> Result<Tuning, Error> {
+        let tuning = connection.tuning.clone().unwrap_or(types::Tuning {
+            max_concurrency: None,
+            request_timeout_seconds: None,
+            max_attempts: None,
+            time_budget_seconds: None,
+        });
+        let bounded = |field: &str, value: Option<u32>, default: u32, max: u32| -> Result<u32, Error> {
+            match value {
+                None => Ok(default),
+                Some(v) if (1..=max).contains(&v) => Ok(v),
+                Some(v) => Err(Error::invalid(
+                    &format!("connection.tuning.{field}"),
+                    format!("{v} is outside 1..={max}"),
+                    format!("Leave it out for the default ({default}) or give a value from 1 to {max}."),
+                )),
+            }
+        };
+        Ok(Tuning {
+            max_concurrency: bounded("max_concurrency", tuning.max_concurrency, 8, 64)? as usize,
+            request_timeout_ms: u64::from(bounded("request_timeout_seconds", tuning.request_timeout_seconds, 30, 600)?) * 1000,
+            time_budget_ms: u64::from(bounded("time_budget_seconds", tuning.time_budget_seconds, 600, 86_400)?) * 1000,
+            retry: RetryPolicy {
+                max_attempts: bounded("max_attempts", tuning.max_attempts, 6, 20)?,
+                ..RetryPolicy::default()
+            },
+            max_response_bytes: 64 * 1024 * 1024,
+        })
+    }
+}
+
+/// Every credential in the connection, to be masked wherever text leaves the component.
+pub fn secrets(connection: &Connection) -> Vec<String> {
+    // Usernames and key ids are masked too: they are half of a credential.
+    let mut secrets = Vec::new();
+    if let Some(armor) = &connection.armor {
+        if let Some(login) = &armor.login {
+            secrets.extend([login.username.clone(), login.password.clone()]);
+        }
+        if let Some(key) = &armor.api_key {
+            secrets.extend([key.key_id.clone(), key.secret_key.clone()]);
+        }
+    }
+    if let Some(cw) = &connection.connectwise {
+        secrets.extend([cw.api_key.public_key.clone(), cw.api_key.private_key.clone(), cw.client_id.clone()]);
+    }
+    // Very short values would mask ordinary words; the services don't issue such credentials.
+    secrets.retain(|s| s.len() >= 3);
+    secrets
+}

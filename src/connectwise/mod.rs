@@ -1,0 +1,3 @@
+//! ConnectWise Manage REST v3 client.
+
+pub mod conditions;

@@ -1,0 +1,61 @@
+//! psa-bridge-host: runs the psa-bridge component the way the automation platform does.
+//! `plugin` loads and calls it, `convert` maps JSON to WIT values by the component's own types,
+//! `message` speaks the platform's protocol, `outbound` decides which hosts it may reach.
+
+pub mod convert;
+pub mod message;
+pub mod outbound;
+pub mod plugin;
+pub mod progress;
+pub mod server;
+pub mod spec;
+pub mod stderr;
+
+use message::ActionStart;
+use outbound::OutboundPolicy;
+use plugin::{CallOptions, Plugin};
+use serde_json::Value;
+
+/// Runs one action_start message (`test` forces test_connection) and answers the action_event.
+/// Never fails: every problem becomes a status-error event. The bool says whether it is ok.
+pub async fn run_message(plugin: &Plugin, text: &str, test: bool, options: &CallOptions) -> (Value, bool) {
+    let start = match message::parse_action_start(text) {
+        Ok(start) => start,
+        Err(problem) => {
+            let error = message::error(
+                format!("The message is malformed: {problem}."),
+                "Send an action_start message as described in help.md (the harness's `sample` command prints one).",
+                "",
+            );
+            return (message::event_error(error, "", &Value::Object(Default::default())), false);
+        }
+    };
+    let ActionStart { action, meta, input, connection } = start;
+    let (action, input) = if test { ("test_connection".to_string(), Value::Object(Default::default())) } else { (action, input) };
+    let params = match plugin.params(&action, &connection, &input) {
+        Ok(params) => params,
+        Err(problem) => {
+            let error = message::error(
+                format!("The message is malformed: {problem}."),
+                "Correct the field named above; the spec (plugin.spec.yaml) lists every input and its type.",
+                "",
+            );
+            return (message::event_error(error, "", &meta), false);
+        }
+    };
+    let policy = OutboundPolicy::from_connection(&connection, options.allow_loopback);
+    match plugin.call(&action, params, policy, options).await {
+        Ok(outcome) => match outcome.result {
+            Ok(output) => (message::event_ok(output, &outcome.log, &meta), true),
+            Err(error) => (message::event_error(error, &outcome.log, &meta), false),
+        },
+        Err(failure) => {
+            let error = message::error(
+                format!("The plugin stopped unexpectedly while running {action}."),
+                "Run it again; if it happens again, report it with the data below.",
+                format!("{failure:#}"),
+            );
+            (message::event_error(error, "", &meta), false)
+        }
+    }
+}

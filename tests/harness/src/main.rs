@@ -1,0 +1,143 @@
+//! psa-bridge-host — run the psa-bridge component like the automation platform does.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use psa_bridge_host::plugin::{CallOptions, Plugin};
+use psa_bridge_host::progress::StderrProgress;
+use psa_bridge_host::spec::Spec;
+use serde_json::json;
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(name = "psa-bridge-host", version, about = "Runs the psa-bridge WebAssembly plugin with the platform's message protocol")]
+struct Cli {
+    /// The component (default: the release build next to this binary).
+    #[arg(long, global = true)]
+    component: Option<PathBuf>,
+    /// plugin.spec.yaml (default: ./plugin.spec.yaml, else the one of this checkout).
+    #[arg(long, global = true)]
+    spec: Option<PathBuf>,
+    /// Allow plain http to loopback addresses (the simulators; never in production).
+    #[arg(long, global = true)]
+    allow_loopback: bool,
+    /// Limit for one action, in seconds.
+    #[arg(long, global = true, default_value_t = 900)]
+    timeout_s: u64,
+    /// Show the component's progress on stderr.
+    #[arg(long, global = true)]
+    progress: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plugin name, version and actions.
+    Info,
+    /// A valid action_start message for ACTION, from the spec's examples.
+    Sample { action: String },
+    /// Run one action_start message (stdin or --file) and print the action_event.
+    Run {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Test the connection of a message (stdin or --file).
+    Test {
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
+    /// Serve POST /actions/<name>, POST /actions/<name>/test and GET /api/v1/health.
+    Http {
+        #[arg(long, default_value_t = 10001)]
+        port: u16,
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: String,
+    },
+}
+
+fn main() -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime").and_then(|rt| rt.block_on(run())) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("psa-bridge-host: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let options = CallOptions {
+        allow_loopback: cli.allow_loopback,
+        timeout: Some(Duration::from_secs(cli.timeout_s)),
+        progress: cli.progress.then(|| Arc::new(StderrProgress::default()) as _),
+        ..CallOptions::default()
+    };
+    match &cli.command {
+        Command::Sample { action } => {
+            let spec = Spec::load(&spec_path(&cli)?)?;
+            println!("{}", serde_json::to_string_pretty(&spec.sample(action)?)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Info => {
+            let plugin = Plugin::load(&component_path(&cli)?)?;
+            let spec = Spec::load(&spec_path(&cli)?).ok();
+            let field = |k: &str| spec.as_ref().map(|s| s.field(k).to_string()).unwrap_or_default();
+            let info = json!({
+                "name": field("name"), "title": field("title"), "version": field("version"), "vendor": field("vendor"),
+                "description": field("description"),
+                "actions": plugin.actions.keys().collect::<Vec<_>>(),
+                "component": {"bytes": plugin.component_bytes, "imports": plugin.imports, "load_ms": plugin.load_time.as_secs_f64() * 1e3, "cached": plugin.loaded_from_cache},
+            });
+            println!("{}", serde_json::to_string_pretty(&info)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { file } | Command::Test { file } => {
+            let text = match file {
+                Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+                None => {
+                    let mut text = String::new();
+                    std::io::stdin().read_to_string(&mut text).context("cannot read the message from stdin")?;
+                    text
+                }
+            };
+            let plugin = Plugin::load(&component_path(&cli)?)?;
+            let test = matches!(cli.command, Command::Test { .. });
+            let (event, ok) = psa_bridge_host::run_message(&plugin, &text, test, &options).await;
+            println!("{}", serde_json::to_string_pretty(&event)?);
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Http { port, bind } => {
+            let plugin = Arc::new(Plugin::load(&component_path(&cli)?)?);
+            let listener = tokio::net::TcpListener::bind((bind.as_str(), *port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
+            eprintln!("psa-bridge-host: serving {} actions on http://{}", plugin.actions.len(), listener.local_addr()?);
+            psa_bridge_host::server::serve(plugin, listener, options).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Next to this binary: target/<profile>/psa-bridge-host -> target/wasm32-wasip2/component/psa_bridge.wasm.
+fn component_path(cli: &Cli) -> Result<PathBuf> {
+    if let Some(path) = &cli.component {
+        return Ok(path.clone());
+    }
+    let exe = std::env::current_exe()?;
+    let target = exe.parent().and_then(|p| p.parent()).context("cannot locate the target directory")?;
+    Ok(target.join("wasm32-wasip2/component/psa_bridge.wasm"))
+}
+
+fn spec_path(cli: &Cli) -> Result<PathBuf> {
+    if let Some(path) = &cli.spec {
+        return Ok(path.clone());
+    }
+    let local = PathBuf::from("plugin.spec.yaml");
+    if local.exists() {
+        return Ok(local);
+    }
+    Ok(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../plugin.spec.yaml"))
+}

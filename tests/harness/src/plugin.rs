@@ -1,0 +1,233 @@
+//! Loads the component once (compiled form cached next to it), and runs one action per fresh
+//! instance with WASI, an outbound allow-list, a time limit and a memory limit.
+
+use crate::convert;
+use crate::outbound::OutboundPolicy;
+use crate::stderr::{LogSink, Progress};
+use wasmtime::error::Context as _;
+use wasmtime::{Result, bail};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, ResourceTable, Type, Val, types::ComponentItem};
+use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// The exported interface holding the actions (without its version).
+const ACTIONS_INTERFACE: &str = "psa-bridge:plugin/actions";
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// One exported action function and its parameter types.
+pub struct ActionExport {
+    /// The WIT name, e.g. `get-accounts`.
+    pub wit_name: String,
+    index: ComponentExportIndex,
+    pub params: Vec<(String, Type)>,
+}
+
+pub struct Plugin {
+    engine: Engine,
+    pre: InstancePre<HostState>,
+    /// By platform name (`get_accounts`).
+    pub actions: BTreeMap<String, ActionExport>,
+    pub component_bytes: usize,
+    /// Compile (or cache load) time of this process.
+    pub load_time: Duration,
+    pub loaded_from_cache: bool,
+    pub imports: Vec<String>,
+}
+
+/// Per-call settings.
+#[derive(Clone, Default)]
+pub struct CallOptions {
+    /// Allow plain http to 127.0.0.0/8, ::1 and localhost (the simulators).
+    pub allow_loopback: bool,
+    /// Whole-call limit; default 15 minutes.
+    pub timeout: Option<Duration>,
+    /// Guest memory limit; default 1 GiB.
+    pub max_memory_bytes: Option<usize>,
+    pub progress: Option<Arc<dyn Progress>>,
+}
+
+/// What a call produced.
+pub struct CallOutcome {
+    /// `Ok(output)` or `Err(plugin-error)`, both as JSON.
+    pub result: Result<Value, Value>,
+    /// The component's stderr, without progress lines.
+    pub log: String,
+    pub peak_memory_bytes: usize,
+    pub instantiate_time: Duration,
+    pub call_time: Duration,
+}
+
+impl Plugin {
+    pub fn load(wasm: &Path) -> Result<Plugin> {
+        let bytes = std::fs::read(wasm).with_context(|| format!("cannot read the component at {}", wasm.display()))?;
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config)?;
+        let started = Instant::now();
+        let (component, loaded_from_cache) = load_cached(&engine, wasm, &bytes)?;
+        let load_time = started.elapsed();
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let pre = linker.instantiate_pre(&component).context("the component needs imports this host does not provide")?;
+
+        let ty = component.component_type();
+        let imports = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
+        let (interface_name, interface) = ty
+            .exports(&engine)
+            .find(|(name, _)| name.split('@').next() == Some(ACTIONS_INTERFACE))
+            .with_context(|| format!("the component does not export {ACTIONS_INTERFACE}"))?;
+        let ComponentItem::ComponentInstance(interface) = interface.ty else {
+            bail!("{interface_name} is not an interface")
+        };
+        let (_, interface_index) = component
+            .get_export(None, interface_name)
+            .with_context(|| format!("cannot find export {interface_name}"))?;
+        let mut actions = BTreeMap::new();
+        for (name, item) in interface.exports(&engine) {
+            let ComponentItem::ComponentFunc(func) = item.ty else { continue };
+            let (_, index) = component
+                .get_export(Some(&interface_index), name)
+                .with_context(|| format!("cannot find export {name}"))?;
+            let params = func.params().map(|(n, t)| (n.to_string(), t)).collect();
+            actions.insert(convert::json_name(name), ActionExport { wit_name: name.to_string(), index, params });
+        }
+        let plugin = Plugin { engine, pre, actions, component_bytes: bytes.len(), load_time, loaded_from_cache, imports };
+        plugin.start_epoch_ticker();
+        Ok(plugin)
+    }
+
+    fn start_epoch_ticker(&self) {
+        let engine = self.engine.weak();
+        std::thread::spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        });
+    }
+
+    /// Converts the message's `connection` and `input` to the action's parameters. Errors name the field.
+    pub fn params(&self, action: &str, connection: &Value, input: &Value) -> Result<Vec<Val>, String> {
+        let export = self.action(action)?;
+        export
+            .params
+            .iter()
+            .map(|(name, ty)| match name.as_str() {
+                "connection" => convert::to_val(connection, ty, "connection"),
+                "input" => convert::to_val(input, ty, "input"),
+                other => Err(format!("the component's action {action} has an unexpected parameter `{other}`")),
+            })
+            .collect()
+    }
+
+    pub fn action(&self, action: &str) -> Result<&ActionExport, String> {
+        self.actions.get(action).ok_or_else(|| {
+            format!("unknown action `{action}` (known: {})", self.actions.keys().cloned().collect::<Vec<_>>().join(", "))
+        })
+    }
+
+    /// Runs `action` in a fresh instance. `Err` only for host failures (trap, timeout, limits).
+    pub async fn call(&self, action: &str, params: Vec<Val>, allowed: OutboundPolicy, options: &CallOptions) -> Result<CallOutcome> {
+        let export = self.action(action).map_err(wasmtime::Error::msg)?;
+        let sink = LogSink::new(options.progress.clone());
+        let wasi = WasiCtxBuilder::new().stderr(sink.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let limits = PeakLimiter { max_bytes: options.max_memory_bytes.unwrap_or(1 << 30), peak_bytes: 0 };
+        let state = HostState { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), hooks: allowed, limits };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let timeout = options.timeout.unwrap_or(Duration::from_secs(900));
+        store.set_epoch_deadline((timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64);
+        store.epoch_deadline_trap();
+
+        let started = Instant::now();
+        let instance = self.pre.instantiate_async(&mut store).await?;
+        let instantiate_time = started.elapsed();
+        let func = instance.get_func(&mut store, export.index).context("action export is not a function")?;
+        let mut results = [Val::Bool(false)];
+        let started = Instant::now();
+        let call = func.call_async(&mut store, &params, &mut results);
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(())) => {}
+            Ok(Err(trap)) => bail!("the component failed while running {action}: {trap:#}"),
+            Err(_) => bail!("{action} did not finish within {} s", timeout.as_secs()),
+        }
+        let call_time = started.elapsed();
+        let result = match &results[0] {
+            Val::Result(Ok(value)) => Ok(value.as_deref().map_or(Value::Null, convert::to_json)),
+            Val::Result(Err(error)) => Err(error.as_deref().map_or(Value::Null, convert::to_json)),
+            other => bail!("{action} returned {other:?} instead of a result"),
+        };
+        let peak_memory_bytes = store.data().limits.peak_bytes;
+        drop(store);
+        Ok(CallOutcome { result, log: sink.log(), peak_memory_bytes, instantiate_time, call_time })
+    }
+}
+
+/// Compiles the component, or loads the compiled form cached as `<name>.<hash>.cwasm` beside it.
+fn load_cached(engine: &Engine, wasm: &Path, bytes: &[u8]) -> Result<(Component, bool)> {
+    let hash = hex::encode(&Sha256::digest(bytes)[..8]);
+    let cache: PathBuf = wasm.with_extension(format!("{hash}.cwasm"));
+    if cache.exists() {
+        // SAFETY: the file was written by `Component::serialize` below for exactly these bytes
+        // (its name carries their hash); wasmtime itself rejects files from another version or config.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cache) } {
+            return Ok((component, true));
+        }
+    }
+    let component = Component::new(engine, bytes).context("the file is not a valid WebAssembly component")?;
+    if let Ok(serialized) = component.serialize() {
+        // A read-only location only costs the next run a compile.
+        let _ = std::fs::write(&cache, serialized);
+    }
+    Ok((component, false))
+}
+
+pub struct HostState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: OutboundPolicy,
+    limits: PeakLimiter,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// Caps guest memory and remembers the largest size it reached.
+struct PeakLimiter {
+    max_bytes: usize,
+    peak_bytes: usize,
+}
+
+impl ResourceLimiter for PeakLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        if desired > self.max_bytes {
+            return Ok(false);
+        }
+        self.peak_bytes = self.peak_bytes.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
