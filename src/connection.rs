@@ -38,7 +38,7 @@ impl Tuning {
             request_timeout_ms: u64::from(bounded("request_timeout_seconds", tuning.request_timeout_seconds, 30, 600)?) * 1000,
             time_budget_ms: u64::from(bounded("time_budget_seconds", tuning.time_budget_seconds, 600, 86_400)?) * 1000,
             retry: RetryPolicy {
-                max_attempts: bounded("max_attempts", tuning.max_attempts, 6, 20)?,
+                max_attempts: bounded("max_attempts", tuning.max_attempts, 10, 20)?,
                 ..RetryPolicy::default()
             },
             max_response_bytes: 64 * 1024 * 1024,

@@ -31,6 +31,7 @@ pub mod connection;
 pub mod connectwise;
 pub mod error;
 pub mod http;
+pub mod lenient;
 pub mod log;
 pub mod matching;
 

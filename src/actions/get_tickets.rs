@@ -1,7 +1,283 @@
-use super::{Context, not_implemented};
-use crate::error::Error;
-use crate::types::{GetTicketsInput, GetTicketsOutput};
+//! ARMOR tickets of one, several or all accounts: every page, then details and comments, all
+//! in parallel. A maximum or the time budget ends the run early with a cursor to resume from.
 
-pub fn run(_ctx: &mut Context, _input: GetTicketsInput) -> Result<GetTicketsOutput, Error> {
-    Err(not_implemented("get_tickets"))
+use super::Context;
+use crate::armor::cursor::{self, Stream};
+use crate::armor::{Armor, ArmorApi, mapping, models};
+use crate::error::Error;
+use crate::http::{Flow, HttpError, Request, Response};
+use crate::log;
+use crate::types::{GetTicketsInput, GetTicketsOutput, Ticket};
+use chrono::{DateTime, Utc};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use std::collections::HashSet;
+
+/// ARMOR's largest page.
+const PAGE_SIZE: usize = 50;
+/// A list that pages on past this is broken (or hostile); stop instead of looping forever.
+const MAX_PAGES_PER_LIST: usize = 20_000;
+
+enum Job {
+    Page { stream: usize },
+    Details { slot: usize },
+    Comments { slot: usize },
+}
+
+/// A ticket being completed (details and comments may still be in flight).
+struct Slot {
+    stream: usize,
+    summary: models::TicketSummary,
+    details: Option<models::TicketDetails>,
+    comments: Option<Vec<models::Comment>>,
+}
+
+struct Filters {
+    statuses: Option<Vec<String>>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl Filters {
+    fn keep(&self, t: &models::TicketSummary) -> bool {
+        if let Some(statuses) = &self.statuses {
+            let status = t.current_status.as_ref().and_then(models::Status::name).unwrap_or_default();
+            if !statuses.iter().any(|s| s.trim().eq_ignore_ascii_case(&status)) {
+                return false;
+            }
+        }
+        match self.since {
+            None => true,
+            // Tickets whose dates can't be read are kept: better a ticket too many than one lost.
+            Some(since) => {
+                let after = |d: &Option<String>| d.as_deref().and_then(|d| parse_instant(d).ok()).map(|d| d > since);
+                match (after(&t.created_date), after(&t.updated_date)) {
+                    (None, None) => true,
+                    (created, updated) => created == Some(true) || updated == Some(true),
+                }
+            }
+        }
+    }
+}
+
+pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput, Error> {
+    let mut armor = Armor::from_connection(ctx.connection, "get_tickets")?;
+    let filters = Filters {
+        statuses: input.statuses.clone(),
+        since: match &input.since {
+            None => None,
+            Some(text) => Some(parse_instant(text).map_err(|_| {
+                Error::invalid("input.since", format!("{text:?} is not an ISO-8601 date-time"), "Give e.g. 2024-05-01T00:00:00Z.")
+            })?),
+        },
+    };
+    let mut streams = match &input.cursor {
+        Some(text) if !text.trim().is_empty() => cursor::decode(text).map_err(|problem| {
+            Error::invalid("input.cursor", problem, "Pass the next_cursor of a previous get_tickets call unchanged, or leave cursor out.")
+        })?,
+        _ => {
+            let accounts = match &input.account_ids {
+                Some(ids) if !ids.is_empty() => ids.clone(),
+                _ => armor.accounts(&mut ctx.http, armor.api.account_id)?.iter().map(|a| a.id).collect(),
+            };
+            let types: Vec<Option<String>> = match &input.request_types {
+                Some(types) if !types.is_empty() => types.iter().map(|t| Some(t.trim().to_string())).collect(),
+                _ => vec![None],
+            };
+            accounts
+                .iter()
+                .flat_map(|a| types.iter().map(move |t| Stream { account_id: *a, request_type: t.clone(), page_token: None, skip: 0 }))
+                .collect()
+        }
+    };
+    let max = input.max_tickets.map(|m| m as usize).unwrap_or(usize::MAX);
+    let with_details = input.include_details.unwrap_or(true);
+    let with_comments = input.include_comments.unwrap_or(true);
+    // Stop starting pages when this little of the budget is left, to return in time.
+    let reserve_ms = (ctx.tuning.time_budget_ms / 5).min(30_000);
+
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut pages_read = vec![0usize; streams.len()];
+    let mut tokens_seen: Vec<HashSet<String>> = vec![HashSet::new(); streams.len()];
+    // Streams that still have pages to read and are not being read; started as the window allows.
+    let mut waiting: Vec<usize> = (0..streams.len()).rev().collect();
+    let mut unfinished: Vec<bool> = vec![true; streams.len()];
+    let mut reading = 0usize;
+    let lists_at_once = ctx.tuning.max_concurrency.max(1);
+    let mut failure: Option<Error> = None;
+    let (mut tickets_done, mut tickets_known) = (0usize, 0usize);
+
+    let api = &armor.api;
+    let page_request = |s: &Stream| page_request(api, s);
+    let mut first_jobs = Vec::new();
+    while reading < lists_at_once {
+        let Some(i) = waiting.pop() else { break };
+        reading += 1;
+        first_jobs.push((Job::Page { stream: i }, page_request(&streams[i])));
+    }
+
+    ctx.http.run(&mut armor.auth, first_jobs, |job, outcome, next| {
+        match job {
+            Job::Page { stream } => {
+                reading -= 1;
+                let page = match read_page(api, &streams[stream], outcome) {
+                    Ok(page) => page,
+                    Err(error) => {
+                        failure = Some(error);
+                        return Flow::Stop;
+                    }
+                };
+                pages_read[stream] += 1;
+                let items = page.items.unwrap_or_default();
+                if streams[stream].page_token.is_none() {
+                    tickets_known += items.len();
+                }
+                let skip = std::mem::take(&mut streams[stream].skip).min(items.len());
+                let mut paused = false;
+                for (position, summary) in items.into_iter().enumerate().skip(skip) {
+                    if slots.len() >= max {
+                        streams[stream].skip = position;
+                        paused = true;
+                        break;
+                    }
+                    if !filters.keep(&summary) {
+                        continue;
+                    }
+                    let slot = slots.len();
+                    let key = summary.issue_key_id.clone();
+                    slots.push(Slot { stream, summary, details: None, comments: None });
+                    let account = streams[stream].account_id;
+                    if with_details {
+                        next.push(Job::Details { slot }, api.get(ArmorApi::path(&["tickets", &key, "details"]), account));
+                    }
+                    if with_comments {
+                        next.push(Job::Comments { slot }, api.get(ArmorApi::path(&["tickets", &key, "comments"]), account));
+                    }
+                    if !with_details && !with_comments {
+                        tickets_done += 1;
+                    }
+                }
+                if !paused {
+                    match page.next_page_token {
+                        Some(token) => {
+                            if !tokens_seen[stream].insert(token.clone()) || pages_read[stream] >= MAX_PAGES_PER_LIST {
+                                failure = Some(endless(&streams[stream]));
+                                return Flow::Stop;
+                            }
+                            streams[stream].page_token = Some(token);
+                        }
+                        None => unfinished[stream] = false,
+                    }
+                }
+                // Keep reading this list, or start another, unless the maximum or the budget says stop.
+                let can_go_on = slots.len() < max && next.remaining_ms() > reserve_ms;
+                let mut candidates = Vec::new();
+                if unfinished[stream] && !paused {
+                    candidates.push(stream);
+                }
+                while candidates.len() + reading < lists_at_once {
+                    match waiting.pop() {
+                        Some(s) => candidates.push(s),
+                        None => break,
+                    }
+                }
+                for s in candidates {
+                    if can_go_on {
+                        reading += 1;
+                        next.push(Job::Page { stream: s }, page_request(&streams[s]));
+                    } else {
+                        waiting.push(s);
+                    }
+                }
+            }
+            Job::Details { slot } => {
+                let what = format!("reading ticket {}", slots[slot].summary.issue_key_id);
+                match api.decode::<models::TicketDetails>(&what, outcome) {
+                    Ok(details) => slots[slot].details = Some(details),
+                    Err(error) => {
+                        failure = Some(error);
+                        return Flow::Stop;
+                    }
+                }
+                tickets_done += complete(&slots[slot], with_details, with_comments) as usize;
+            }
+            Job::Comments { slot } => {
+                let what = format!("reading the comments of ticket {}", slots[slot].summary.issue_key_id);
+                // Some old tickets answer 404 instead of an empty list.
+                let comments = match outcome {
+                    Ok(response) if response.status == 404 => Ok(Vec::new()),
+                    outcome => api.decode::<Vec<models::Comment>>(&what, outcome),
+                };
+                match comments {
+                    Ok(comments) => slots[slot].comments = Some(comments),
+                    Err(error) => {
+                        failure = Some(error);
+                        return Flow::Stop;
+                    }
+                }
+                tickets_done += complete(&slots[slot], with_details, with_comments) as usize;
+            }
+        }
+        log::progress("tickets", tickets_done, tickets_known.max(slots.len()));
+        Flow::Continue
+    })?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+
+    let mut tickets: Vec<(usize, Ticket)> = slots
+        .into_iter()
+        .map(|slot| {
+            let account = streams[slot.stream].account_id;
+            let comments = with_comments.then_some(slot.comments.unwrap_or_default());
+            (slot.stream, mapping::ticket(account, &slot.summary, slot.details.as_ref(), comments))
+        })
+        .collect();
+    // Stream order, then page order: the same result whatever the concurrency.
+    tickets.sort_by_key(|(stream, _)| *stream);
+    let tickets: Vec<Ticket> = tickets.into_iter().map(|(_, t)| t).collect();
+    let rest: Vec<Stream> = streams.into_iter().zip(unfinished).filter(|(_, u)| *u).map(|(s, _)| s).collect();
+    let next_cursor = (!rest.is_empty()).then(|| cursor::encode(&rest));
+    if next_cursor.is_some() {
+        log::info(format!("stopped early with {} ticket lists unfinished: pass next_cursor to continue", rest.len()));
+    }
+    Ok(GetTicketsOutput { count: tickets.len() as u32, tickets, next_cursor })
+}
+
+fn page_request(api: &ArmorApi, stream: &Stream) -> Request {
+    let encode = |v: &str| utf8_percent_encode(v, NON_ALPHANUMERIC).to_string();
+    let mut path = format!("/tickets/list?maxResults={PAGE_SIZE}&orderBy=created&orderByDirection=desc");
+    if let Some(t) = &stream.request_type {
+        path.push_str(&format!("&requestType={}", encode(t)));
+    }
+    if let Some(token) = &stream.page_token {
+        path.push_str(&format!("&nextPageToken={}", encode(token)));
+    }
+    api.get(path, stream.account_id)
+}
+
+fn read_page(api: &ArmorApi, stream: &Stream, outcome: Result<Response, HttpError>) -> Result<models::TicketPage, Error> {
+    if stream.page_token.is_some() && matches!(&outcome, Ok(r) if r.status == 400) {
+        return Err(Error::new(
+            format!("ARMOR no longer accepts the page token of account {}'s ticket list (it expired).", stream.account_id),
+            "Run get_tickets again without the cursor; post_tickets skips tickets it already posted.",
+            "HTTP 400 on a next-page token",
+        ));
+    }
+    api.decode(&format!("listing the tickets of account {}", stream.account_id), outcome)
+}
+
+fn complete(slot: &Slot, with_details: bool, with_comments: bool) -> bool {
+    (!with_details || slot.details.is_some()) && (!with_comments || slot.comments.is_some())
+}
+
+fn endless(stream: &Stream) -> Error {
+    Error::new(
+        format!("ARMOR kept returning more pages of account {}'s ticket list.", stream.account_id),
+        "Report this to ARMOR support; the list never ended (a page token repeated or too many pages).",
+        format!("over {MAX_PAGES_PER_LIST} pages or a repeated token"),
+    )
+}
+
+fn parse_instant(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    let normalized = crate::lenient::iso_utc(text);
+    DateTime::parse_from_rfc3339(&normalized).map(|t| t.with_timezone(&Utc))
 }

@@ -1,3 +1,121 @@
-//! ConnectWise Manage REST v3 client.
+//! ConnectWise Manage REST v3 client (contracts/connectwise.md).
 
 pub mod conditions;
+pub mod models;
+
+use crate::error::Error;
+use crate::http::{HttpError, Method, Origin, Request, Response};
+use crate::lenient;
+use crate::types::Connection;
+use base64::Engine as _;
+use std::rc::Rc;
+
+pub const SERVICE: &str = "ConnectWise";
+const DEFAULT_CODEBASE: &str = "v4_6_release/";
+const ACCEPT: &str = "application/vnd.connectwise.com+json; version=2022.1";
+
+/// Requests and answers of one ConnectWise instance. Credentials ride on every request as
+/// headers, so there is no separate auth state.
+pub struct ConnectWise {
+    pub origin: Rc<Origin>,
+    authorization: String,
+    client_id: String,
+}
+
+impl ConnectWise {
+    pub fn from_connection(connection: &Connection, action: &str) -> Result<ConnectWise, Error> {
+        let section = connection.connectwise.as_ref().ok_or_else(|| Error::missing_section("connectwise", action))?;
+        let codebase = section.codebase.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or(DEFAULT_CODEBASE);
+        let codebase = codebase.trim_matches('/');
+        if codebase.is_empty() || !codebase.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+            return Err(Error::invalid(
+                "connection.connectwise.codebase",
+                format!("{codebase:?} is not a codebase"),
+                "Give your instance's codebase, e.g. v4_6_release/ (see https://<site>/login/companyinfo/<company>).",
+            ));
+        }
+        let site = section.site.trim().trim_end_matches('/');
+        let origin = Origin::parse(&format!("{site}/{codebase}/apis/3.0")).map_err(|problem| {
+            Error::invalid("connection.connectwise.site", problem, "Give the API host, e.g. api-na.myconnectwise.net.")
+        })?;
+        for (field, value) in [
+            ("company_id", &section.company_id),
+            ("api_key.public_key", &section.api_key.public_key),
+            ("api_key.private_key", &section.api_key.private_key),
+            ("client_id", &section.client_id),
+        ] {
+            if value.trim().is_empty() {
+                return Err(Error::invalid(
+                    &format!("connection.connectwise.{field}"),
+                    "it is empty",
+                    "Fill in the ConnectWise API member's keys, your company ID and the integration's client ID.",
+                ));
+            }
+        }
+        let credentials = format!("{}+{}:{}", section.company_id.trim(), section.api_key.public_key, section.api_key.private_key);
+        Ok(ConnectWise {
+            origin: Rc::new(origin),
+            authorization: format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)),
+            client_id: section.client_id.trim().to_string(),
+        })
+    }
+
+    pub fn request(&self, method: Method, path: impl Into<String>) -> Request {
+        Request::new(method, &self.origin, path)
+            .header("authorization", self.authorization.clone())
+            .header("clientid", self.client_id.clone())
+            .header("accept", ACCEPT)
+    }
+
+    pub fn get(&self, path: impl Into<String>) -> Request {
+        self.request(Method::Get, path)
+    }
+
+    /// A 2xx answer decoded as `T`; anything else a clear error about `what`.
+    pub fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, outcome: Result<Response, HttpError>) -> Result<T, Error> {
+        let response = outcome.map_err(|e| Error::unreachable(SERVICE, &e))?;
+        if !response.is_success() {
+            return Err(self.status_error(what, &response));
+        }
+        lenient::from_json(&response.body).map_err(|problem| Error::malformed(SERVICE, what, problem))
+    }
+
+    pub fn status_error(&self, what: &str, response: &Response) -> Error {
+        let message = error_message(response);
+        match response.status {
+            401 => Error::new(
+                "ConnectWise rejected the API keys.",
+                "Check connection.connectwise.company_id and api_key (public and private key of an API member).",
+                format!("HTTP 401 ({what}): {message}"),
+            ),
+            400 if message.to_ascii_lowercase().contains("clientid") => Error::new(
+                "ConnectWise refused the request for lack of a valid client ID.",
+                "Set connection.connectwise.client_id to the integration's client ID (developer.connectwise.com).",
+                format!("HTTP 400 ({what}): {message}"),
+            ),
+            403 => Error::new(
+                format!("ConnectWise refused access ({what})."),
+                "Give the API member's security role the needed permissions (Companies and Service Desk: inquire, add, edit).",
+                format!("HTTP 403: {message}"),
+            ),
+            _ => Error::status(SERVICE, what, response, &message),
+        }
+    }
+}
+
+/// ConnectWise's message and field errors, or the plain text.
+pub fn error_message(response: &Response) -> String {
+    match lenient::from_json::<models::ErrorBody>(&response.body) {
+        Ok(body) if body.message.is_some() || body.code.is_some() => {
+            let mut parts: Vec<String> = [body.code, body.message].into_iter().flatten().collect();
+            for e in body.errors.unwrap_or_default() {
+                let detail: Vec<String> = [e.field, e.code, e.message].into_iter().flatten().collect();
+                if !detail.is_empty() {
+                    parts.push(detail.join(" "));
+                }
+            }
+            parts.join(" — ")
+        }
+        _ => response.body_snippet(),
+    }
+}

@@ -10,7 +10,7 @@ pub mod fake;
 pub mod wasi;
 
 pub use retry::{RetryPolicy, parse_retry_after};
-pub use scheduler::{Auth, Flow, NoAuth, Scheduler, Stats};
+pub use scheduler::{Auth, Flow, FollowUps, NoAuth, Scheduler, Stats};
 
 use std::fmt;
 use std::rc::Rc;

@@ -148,7 +148,7 @@ impl<'t> Scheduler<'t> {
         let mut ready: VecDeque<Job<C>> = jobs.into_iter().map(|(c, r)| new_job(c, r)).collect();
         let mut delayed: Vec<Job<C>> = Vec::new();
         let mut in_flight: HashMap<u64, Job<C>> = HashMap::new();
-        let mut follow_ups = FollowUps { jobs: Vec::new() };
+        let mut follow_ups = FollowUps { jobs: Vec::new(), remaining_ms: 0 };
 
         while !(ready.is_empty() && delayed.is_empty() && in_flight.is_empty()) {
             let now = self.now_ms();
@@ -278,6 +278,7 @@ impl<'t> Scheduler<'t> {
         follow_ups: &mut FollowUps<C>,
         ready: &mut VecDeque<Job<C>>,
     ) -> Flow {
+        follow_ups.remaining_ms = self.remaining_ms();
         let flow = on_done(context, outcome, follow_ups);
         ready.extend(follow_ups.jobs.drain(..).map(|(c, r)| new_job(c, r)));
         flow
@@ -287,9 +288,15 @@ impl<'t> Scheduler<'t> {
 /// Lets a completion queue the requests that depend on it.
 pub struct FollowUps<C> {
     jobs: Vec<(C, Request)>,
+    remaining_ms: u64,
 }
 
 impl<C> FollowUps<C> {
+    /// What is left of the action's time budget.
+    pub fn remaining_ms(&self) -> u64 {
+        self.remaining_ms
+    }
+
     pub fn push(&mut self, context: C, request: Request) {
         self.jobs.push((context, request));
     }
@@ -302,4 +309,198 @@ fn new_job<C>(context: C, request: Request) -> Job<C> {
 fn unreachable_outcome() -> Result<Response, HttpError> {
     // run_jobs reports every job it was given unless auth fails, which `send` does not use.
     Err(HttpError::BudgetExhausted { request: "request".to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::http::{Method, Origin, TransportErrorKind};
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    fn origin() -> Rc<Origin> {
+        Rc::new(Origin::parse("https://api.example.com").unwrap())
+    }
+
+    fn get(path: &str) -> Request {
+        Request::new(Method::Get, &origin(), path)
+    }
+
+    fn collect(
+        http: &mut Scheduler,
+        auth: &mut dyn Auth,
+        jobs: Vec<(usize, Request)>,
+    ) -> Vec<(usize, Result<Response, HttpError>)> {
+        let mut out = Vec::new();
+        http.run(auth, jobs, |i, r, _| {
+            out.push((i, r));
+            Flow::Continue
+        })
+        .unwrap();
+        out.sort_by_key(|(i, _)| *i);
+        out
+    }
+
+    #[test]
+    fn keeps_the_window_full_and_no_fuller() {
+        let mut transport = FakeTransport::new(|_| Reply::status(200).after(100));
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 8, 60_000);
+        let started = http.now_ms();
+        let jobs = (0..40).map(|i| (i, get(&format!("/item/{i}")))).collect();
+        let results = collect(&mut http, &mut NoAuth, jobs);
+        let elapsed = http.now_ms() - started;
+        assert_eq!(results.len(), 40);
+        assert!(results.iter().all(|(_, r)| r.as_ref().unwrap().status == 200));
+        assert_eq!(elapsed, 500, "40 requests of 100 ms, 8 at a time");
+        assert_eq!(transport.peak_in_flight, 8);
+    }
+
+    #[test]
+    fn retries_transient_failures_then_succeeds() {
+        let calls = Cell::new(0);
+        let mut transport = FakeTransport::new(|_| {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                1 => Reply::status(503),
+                2 => Reply::error(TransportError::new(TransportErrorKind::Connection, "reset")),
+                _ => Reply::status(200),
+            }
+        });
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let results = collect(&mut http, &mut NoAuth, vec![(0, get("/x"))]);
+        assert_eq!(results[0].1.as_ref().unwrap().status, 200);
+        assert_eq!(http.stats.requests, 3);
+        assert_eq!(http.stats.retries, 2);
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts() {
+        let mut transport = FakeTransport::new(|_| Reply::status(502));
+        let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+        let mut http = Scheduler::new(&mut transport, policy, 4, 60_000);
+        let results = collect(&mut http, &mut NoAuth, vec![(0, get("/x"))]);
+        assert_eq!(results[0].1.as_ref().unwrap().status, 502, "the last answer is handed over");
+        assert_eq!(http.stats.requests, 3);
+    }
+
+    #[test]
+    fn honours_retry_after_and_pauses_everyone() {
+        let first = Cell::new(true);
+        let mut transport = FakeTransport::new(|_| {
+            if first.replace(false) { Reply::status(429).with_header("Retry-After", "2") } else { Reply::status(200) }
+        });
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 1, 60_000);
+        let started = http.now_ms();
+        let results = collect(&mut http, &mut NoAuth, vec![(0, get("/a")), (1, get("/b"))]);
+        assert!(results.iter().all(|(_, r)| r.as_ref().unwrap().status == 200));
+        assert_eq!(http.stats.rate_limited, 1);
+        assert!(http.now_ms() - started >= 2_000, "nothing is sent before Retry-After passes");
+    }
+
+    #[test]
+    fn a_failed_post_is_not_repeated_blindly() {
+        let mut transport = FakeTransport::new(|_| Reply::status(503));
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let post = Request::new(Method::Post, &origin(), "/tickets");
+        let results = collect(&mut http, &mut NoAuth, vec![(0, post)]);
+        assert!(matches!(results[0].1, Err(HttpError::OutcomeUnknown { .. })));
+        assert_eq!(http.stats.requests, 1);
+    }
+
+    /// Token auth whose first token has expired: every request renews at most once.
+    struct TokenAuth {
+        token: u32,
+        renewals: u32,
+    }
+
+    impl Auth for TokenAuth {
+        fn sign(&mut self, request: &mut Request, _: &mut Scheduler) -> Result<(), Error> {
+            request.set_header("authorization", format!("token-{}", self.token));
+            Ok(())
+        }
+        fn renew(&mut self, _: u64, http: &mut Scheduler) -> Result<bool, Error> {
+            // Logging in goes through the same scheduler while other requests are in flight.
+            let login = http.send(Request::new(Method::Post, &origin(), "/login").retry_safe()).unwrap();
+            assert_eq!(login.status, 200);
+            self.token += 1;
+            self.renewals += 1;
+            Ok(true)
+        }
+        fn generation(&self) -> u64 {
+            u64::from(self.token)
+        }
+    }
+
+    #[test]
+    fn renews_an_expired_token_once_for_all_requests() {
+        let mut transport = FakeTransport::new(|r| {
+            let token = r.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str());
+            match (r.path.as_str(), token) {
+                ("/login", _) => Reply::status(200),
+                (_, Some("token-1")) => Reply::status(200),
+                _ => Reply::status(401),
+            }
+        });
+        let mut auth = TokenAuth { token: 0, renewals: 0 };
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let jobs = (0..10).map(|i| (i, get(&format!("/{i}")))).collect();
+        let results = collect(&mut http, &mut auth, jobs);
+        assert!(results.iter().all(|(_, r)| r.as_ref().unwrap().status == 200));
+        assert_eq!(auth.renewals, 1);
+    }
+
+    #[test]
+    fn a_second_401_is_handed_over() {
+        let mut transport = FakeTransport::new(|r| if r.path == "/login" { Reply::status(200) } else { Reply::status(401) });
+        let mut auth = TokenAuth { token: 0, renewals: 0 };
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let results = collect(&mut http, &mut auth, vec![(0, get("/x"))]);
+        assert_eq!(results[0].1.as_ref().unwrap().status, 401);
+        assert_eq!(auth.renewals, 1);
+    }
+
+    #[test]
+    fn follow_ups_fetch_every_page() {
+        let mut transport = FakeTransport::new(|r| {
+            let page: u32 = r.path.trim_start_matches("/page/").parse().unwrap();
+            Reply::json(200, &serde_json::json!({ "page": page, "next": if page < 5 { Some(page + 1) } else { None } }))
+        });
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let mut seen = Vec::new();
+        http.run(&mut NoAuth, vec![((), get("/page/1"))], |(), r, next| {
+            let body: serde_json::Value = serde_json::from_slice(&r.unwrap().body).unwrap();
+            seen.push(body["page"].as_u64().unwrap());
+            if let Some(n) = body["next"].as_u64() {
+                next.push((), get(&format!("/page/{n}")));
+            }
+            Flow::Continue
+        })
+        .unwrap();
+        assert_eq!(seen, vec![1, 2, 3, 4, 5]);
+    }
+
+    #[test]
+    fn stop_abandons_the_rest() {
+        let mut transport = FakeTransport::new(|_| Reply::status(200));
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 2, 60_000);
+        let mut done = 0;
+        http.run(&mut NoAuth, (0..10).map(|i| (i, get("/x"))), |_, _, _| {
+            done += 1;
+            if done == 3 { Flow::Stop } else { Flow::Continue }
+        })
+        .unwrap();
+        assert_eq!(done, 3);
+        assert!(http.stats.requests <= 4);
+    }
+
+    #[test]
+    fn the_time_budget_bounds_retries() {
+        let mut transport = FakeTransport::new(|_| Reply::status(503).after(400));
+        let policy = RetryPolicy { max_attempts: 20, ..RetryPolicy::default() };
+        let mut http = Scheduler::new(&mut transport, policy, 2, 3_000);
+        let results = collect(&mut http, &mut NoAuth, vec![(0, get("/x"))]);
+        assert!(matches!(results[0].1, Err(HttpError::BudgetExhausted { .. })));
+        assert!(http.stats.requests < 20);
+    }
 }

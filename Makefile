@@ -1,0 +1,42 @@
+# psa-bridge — every target builds what it needs first.
+# The component is built with its own profile (opt-level s, fat LTO, strip); the native host,
+# simulators and tests share one release build, so wasmtime is compiled once per run.
+
+CARGO     ?= cargo
+TARGET    ?= $(or $(CARGO_TARGET_DIR),target)
+COMPONENT := $(TARGET)/wasm32-wasip2/component/psa_bridge.wasm
+HOST      := $(TARGET)/release/psa-bridge-host
+SIM       := $(TARGET)/release/psa-bridge-sim
+
+.PHONY: all build component host toolchain test unit e2e validate demo bench clean
+
+all: build
+
+toolchain:
+	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+component: toolchain
+	$(CARGO) build -p psa-bridge --target wasm32-wasip2 --profile component
+
+host:
+	$(CARGO) build --release -p psa-bridge-host -p psa-bridge-sim -p psa-bridge-workflow
+
+build: component host
+
+# Native unit tests, simulator tests and end-to-end tests (the real component under the harness
+# against the simulators on 127.0.0.1), then the platform's validator on spec, help and real outputs.
+test: build
+	PSA_BRIDGE_COMPONENT=$(abspath $(COMPONENT)) $(CARGO) test --release --workspace
+	$(MAKE) --no-print-directory validate
+
+validate:
+	bash tests/validate/run.sh
+
+demo: build
+	$(TARGET)/release/psa-bridge-demo
+
+bench: build
+	$(TARGET)/release/psa-bridge-bench
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,125 @@
+//! Deserializers for what real services send: ids as numbers or strings, padded strings,
+//! empty strings meaning "no value", nulls where a default is meant.
+
+use serde::{Deserialize, Deserializer};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NumberOrString {
+    Unsigned(u64),
+    Signed(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// A signed integer given as a number or a numeric string.
+pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    opt_int(d)?.ok_or_else(|| serde::de::Error::custom("expected an integer, found nothing"))
+}
+
+/// A non-negative id given as a number or a numeric string.
+pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = int(d)?;
+    u64::try_from(n).map_err(|_| serde::de::Error::custom(format!("expected an id, found {n}")))
+}
+
+pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    match Option::<NumberOrString>::deserialize(d)? {
+        None => Ok(None),
+        Some(NumberOrString::Unsigned(n)) => i64::try_from(n).map(Some).map_err(serde::de::Error::custom),
+        Some(NumberOrString::Signed(n)) => Ok(Some(n)),
+        Some(NumberOrString::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+        Some(NumberOrString::Float(f)) => Err(serde::de::Error::custom(format!("expected an integer, found {f}"))),
+        Some(NumberOrString::Text(s)) if s.trim().is_empty() => Ok(None),
+        Some(NumberOrString::Text(s)) => {
+            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("expected an integer, found {s:?}")))
+        }
+    }
+}
+
+/// Trimmed text; null, missing, empty and blank become `None`. Numbers are taken as text.
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<NumberOrString>::deserialize(d)? {
+        None => None,
+        Some(NumberOrString::Text(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        Some(NumberOrString::Unsigned(n)) => Some(n.to_string()),
+        Some(NumberOrString::Signed(n)) => Some(n.to_string()),
+        Some(NumberOrString::Float(f)) => Some(f.to_string()),
+    })
+}
+
+/// `true`/`false`, or null/missing meaning `default` (callers pick it with `#[serde(default)]`).
+pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+/// Decodes a JSON body, naming the path of the first problem (`[12].id: invalid type ...`).
+pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." { e.into_inner().to_string() } else { format!("{path}: {}", e.into_inner()) }
+    })
+}
+
+/// An ISO-8601 instant normalised to UTC (`2024-05-01T12:00:00Z`). Unparseable text is kept as
+/// sent rather than lost.
+pub fn iso_utc(text: &str) -> String {
+    use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+    let text = text.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true);
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true);
+        }
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true);
+        }
+    }
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Sample {
+        #[serde(deserialize_with = "id")]
+        id: u64,
+        #[serde(default, deserialize_with = "opt_int")]
+        parent: Option<i64>,
+        #[serde(default, deserialize_with = "text")]
+        name: Option<String>,
+    }
+
+    #[test]
+    fn takes_ids_as_numbers_or_strings() {
+        let a: Sample = from_json(br#"{"id": "7001", "parent": -1, "name": "  Contoso  "}"#).unwrap();
+        assert_eq!((a.id, a.parent, a.name.as_deref()), (7001, Some(-1), Some("Contoso")));
+        let b: Sample = from_json(br#"{"id": 7001, "parent": null, "name": ""}"#).unwrap();
+        assert_eq!((b.parent, b.name), (None, None));
+        let c: Sample = from_json(br#"{"id": 7001}"#).unwrap();
+        assert_eq!(c.parent, None);
+    }
+
+    #[test]
+    fn names_the_path_of_a_problem() {
+        let err = from_json::<Vec<Sample>>(br#"[{"id": 1}, {"id": "x"}]"#).unwrap_err();
+        assert!(err.starts_with("[1].id"), "{err}");
+        assert!(from_json::<Vec<Sample>>(b"[{\"id\": 1}").is_err());
+        assert!(from_json::<Vec<Sample>>(br#"[{"id": -5}]"#).is_err());
+    }
+
+    #[test]
+    fn normalises_instants_to_utc() {
+        assert_eq!(iso_utc("2024-05-01T12:00:00Z"), "2024-05-01T12:00:00Z");
+        assert_eq!(iso_utc("2024-05-01T14:00:00+02:00"), "2024-05-01T12:00:00Z");
+        assert_eq!(iso_utc("2024-05-01T12:00:00.123"), "2024-05-01T12:00:00Z");
+        assert_eq!(iso_utc("2024-05-01T12:00:00.000+0000"), "2024-05-01T12:00:00Z");
+        assert_eq!(iso_utc("last Tuesday"), "last Tuesday");
+    }
+}

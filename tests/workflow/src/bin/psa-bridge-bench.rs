@@ -1,0 +1,1 @@
+fn main() { println!("psa-bridge-bench: available once the simulators land"); }

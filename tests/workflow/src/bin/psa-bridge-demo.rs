@@ -1,0 +1,1 @@
+fn main() { println!("psa-bridge-demo: available once the simulators land"); }

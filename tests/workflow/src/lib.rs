@@ -1,0 +1,1 @@
+//! Chains the actions like a workflow does: each output becomes the next input.
