@@ -58,13 +58,16 @@ impl WasiTransport {
 
         let future = outgoing_handler::handle(outgoing, Some(options)).map_err(transport_error)?;
         // An empty body is finished without a write: some hosts mishandle zero-length writes.
-        if !request.body.is_empty() {
+        // If writing fails, the host has already failed the request: the response future says
+        // why (denied, refused, ...), so it is returned rather than a vaguer stream error.
+        let written = request.body.is_empty() || {
             let stream = body.write().map_err(|()| protocol("body stream"))?;
-            for chunk in request.body.chunks(WRITE_CHUNK) {
-                stream.blocking_write_and_flush(chunk).map_err(|e| stream_error(e, "sending the body"))?;
-            }
+            request.body.chunks(WRITE_CHUNK).all(|chunk| stream.blocking_write_and_flush(chunk).is_ok())
+        };
+        if written {
+            // Same reasoning: a refused finish shows up on the future.
+            let _ = OutgoingBody::finish(body, None);
         }
-        OutgoingBody::finish(body, None).map_err(transport_error)?;
         Ok(future)
     }
 

@@ -24,7 +24,8 @@ fn host(args: &[&str], stdin: &str) -> (serde_json::Value, i32, String) {
 #[test]
 fn run_with_a_host_that_is_not_reachable_exits_1_with_a_structured_error() {
     let message = serde_json::json!({"version": "v1", "type": "action_start", "body": {"action": "get_accounts", "meta": {}, "input": {},
-        "connection": {"armor": {"base_url": "http://127.0.0.1:9", "account_id": 1001, "api_key": {"key_id": "kid-Distinct", "secret_key": "secret-Distinct-42"}}}}});
+        "connection": {"armor": {"base_url": "http://127.0.0.1:9", "account_id": 1001, "api_key": {"key_id": "kid-Distinct", "secret_key": "secret-Distinct-42"}},
+            "tuning": {"max_attempts": 2}}}});
     let (event, code, all) = host(&["run", "--allow-loopback"], &message.to_string());
     assert_eq!(code, 1, "{all}");
     assert_eq!(event["type"], "action_event");

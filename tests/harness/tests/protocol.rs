@@ -70,12 +70,19 @@ fn an_action_checks_for_its_connection_section() {
 fn the_component_imports_only_standard_wasi() {
     let bytes = std::fs::read(common::component_path()).unwrap();
     let mut imports = Vec::new();
+    // Nested components and modules have imports of their own, wired inside; only the outer
+    // component's imports are what a host must provide.
+    let mut depth = 0;
     for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
-        // Nested core modules' imports are internal; only the component's own instance imports count.
-        if let Ok(wasmparser::Payload::ComponentImportSection(section)) = payload {
-            for import in section {
-                imports.push(import.unwrap().name.0.to_string());
+        match payload.unwrap() {
+            wasmparser::Payload::Version { .. } => depth += 1,
+            wasmparser::Payload::End(_) => depth -= 1,
+            wasmparser::Payload::ComponentImportSection(section) if depth == 1 => {
+                for import in section {
+                    imports.push(import.unwrap().name.name.to_string());
+                }
             }
+            _ => {}
         }
     }
     assert!(imports.iter().any(|i| i.starts_with("wasi:http/outgoing-handler@0.2")), "{imports:?}");
@@ -88,7 +95,9 @@ fn the_component_imports_only_standard_wasi() {
 fn hosts_outside_the_connection_and_plain_http_are_refused() {
     // Loopback over plain http, but the harness was not told to allow it.
     let strict = psa_bridge_host::plugin::CallOptions { allow_loopback: false, ..options() };
-    let (event, ok) = run(&message("test_connection", json!({}), armor("http://127.0.0.1:9")), &strict);
+    let mut connection = armor("http://127.0.0.1:9");
+    connection["tuning"] = json!({"max_attempts": 2});
+    let (event, ok) = run(&message("test_connection", json!({}), connection), &strict);
     assert!(!ok);
     let error = &event["body"]["error"];
     assert!(error["data"].as_str().unwrap().contains("refused by the host"), "{event:#}");
