@@ -1,7 +1,10 @@
 //! ConnectWise Manage REST v3 client (contracts/connectwise.md).
 
 pub mod conditions;
+pub mod custom_fields;
 pub mod models;
+pub mod paging;
+pub mod tickets;
 
 use crate::error::Error;
 use crate::http::{HttpError, Method, Origin, Request, Response};
@@ -69,6 +72,14 @@ impl ConnectWise {
 
     pub fn get(&self, path: impl Into<String>) -> Request {
         self.request(Method::Get, path)
+    }
+
+    /// The path below our base of a URL the service gave us (a Link header), or `None` when it
+    /// points anywhere else: links are never followed to another host.
+    pub fn path_of(&self, url: &str) -> Option<String> {
+        let base = self.origin.url();
+        let rest = url.strip_prefix(&base)?;
+        (rest.is_empty() || rest.starts_with('/') || rest.starts_with('?')).then(|| rest.to_string())
     }
 
     /// A 2xx answer decoded as `T`; anything else a clear error about `what`.
