@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Checks that plugin.spec.yaml describes exactly what wit/world.wit exports.
+
+The WIT is the source of truth. For every exported action `<name>: func(connection, input: <name>-input)
+-> result<<name>-output, plugin-error>` the spec's action `<name>` (snake_case) must have the same inputs and
+outputs; the spec's `connection` must be the WIT `connection` record; every WIT record these reach must be a
+custom type under `types:` with the same fields. Field by field:
+  names          the WIT names in snake_case
+  required       true unless the WIT type is option<...>
+  types          string -> string, date or password; u8..u64, s8..s64 -> integer; f32, f64 -> float;
+                 bool -> boolean; list<T> -> []T; a WIT enum -> string with `enum:` listing its cases in
+                 snake_case; a WIT record -> the custom type of the same name, except `login`
+                 (username, password) -> the platform's credential_username_password
+`test-connection` is the platform's built-in connection test, not a spec action; its output is not described.
+
+  wit_spec.py [--plugin DIR]     prints the disagreements; exit 1 when there are any
+"""
+
+import argparse
+import os
+import re
+import sys
+
+import yaml
+
+INTEGERS = {"u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64"}
+FLOATS = {"f32", "f64"}
+# WIT records the platform has a base type for: the shapes must be identical.
+BASE_TYPES = {"login": "credential_username_password"}
+BUILT_IN = {"test-connection"}
+
+
+def snake(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def parse_wit(text: str):
+    text = re.sub(r"//[^\n]*", "", text)
+    records, enums, funcs = {}, {}, {}
+    for kind, name, body in re.findall(r"\b(record|enum)\s+([\w-]+)\s*\{(.*?)\}", text, re.DOTALL):
+        if kind == "record":
+            fields = {}
+            for field in split_top(body):
+                fname, ftype = field.split(":", 1)
+                fields[fname.strip()] = ftype.strip()
+            records[name] = fields
+        else:
+            enums[name] = [c.strip() for c in body.split(",") if c.strip()]
+    for name, params, result in re.findall(r"([\w-]+)\s*:\s*func\s*\((.*?)\)\s*->\s*([^;]+);", text, re.DOTALL):
+        funcs[name] = ({p.split(":")[0].strip(): p.split(":", 1)[1].strip() for p in split_top(params)},
+                       result.strip())
+    return records, enums, funcs
+
+
+def split_top(body: str) -> list:
+    """Splits on commas outside <...>."""
+    parts, depth, current = [], 0, ""
+    for ch in body:
+        depth += ch == "<"
+        depth -= ch == ">"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return [p.strip() for p in parts if p.strip()]
+
+
+class Checker:
+    def __init__(self, records, enums, spec):
+        self.records, self.enums, self.spec = records, enums, spec
+        self.types = spec.get("types") or {}
+        self.problems, self.reached = [], set()
+
+    def expect(self, wit_type: str, prop: dict, where: str):
+        """Compares one WIT field type with one spec property (type, enum, required handled by the caller)."""
+        spec_type = prop.get("type")
+        if wit_type.startswith("list<"):
+            inner = wit_type[5:-1]
+            if not str(spec_type).startswith("[]"):
+                self.problems.append(f"{where}: WIT list<{inner}>, spec type {spec_type} (expected []...)")
+                return
+            self.expect(inner, dict(prop, type=spec_type[2:]), where + "[]")
+        elif wit_type == "string":
+            if spec_type not in ("string", "date", "password"):
+                self.problems.append(f"{where}: WIT string, spec type {spec_type}")
+        elif wit_type in INTEGERS:
+            if spec_type != "integer":
+                self.problems.append(f"{where}: WIT {wit_type}, spec type {spec_type} (expected integer)")
+        elif wit_type in FLOATS:
+            if spec_type not in ("float", "number"):
+                self.problems.append(f"{where}: WIT {wit_type}, spec type {spec_type} (expected float)")
+        elif wit_type == "bool":
+            if spec_type != "boolean":
+                self.problems.append(f"{where}: WIT bool, spec type {spec_type} (expected boolean)")
+        elif wit_type in self.enums:
+            cases = [snake(c) for c in self.enums[wit_type]]
+            if spec_type != "string" or prop.get("enum") != cases:
+                self.problems.append(f"{where}: WIT enum {wit_type} {cases}, spec type {spec_type} "
+                                     f"enum {prop.get('enum')}")
+        elif wit_type in BASE_TYPES:
+            if spec_type != BASE_TYPES[wit_type]:
+                self.problems.append(f"{where}: WIT {wit_type}, spec type {spec_type} "
+                                     f"(expected {BASE_TYPES[wit_type]})")
+        elif wit_type in self.records:
+            if spec_type != snake(wit_type):
+                self.problems.append(f"{where}: WIT record {wit_type}, spec type {spec_type} "
+                                     f"(expected {snake(wit_type)})")
+            elif spec_type not in self.types:
+                self.problems.append(f"{where}: custom type {spec_type} is missing under types:")
+            elif spec_type not in self.reached:
+                self.reached.add(spec_type)
+                self.fields(self.records[wit_type], self.types[spec_type], f"types.{spec_type}")
+        else:
+            self.problems.append(f"{where}: WIT type {wit_type} has no spec equivalent")
+        if wit_type not in self.enums and prop.get("enum") and not wit_type.startswith("list<"):
+            self.problems.append(f"{where}: spec has an enum, the WIT type {wit_type} is not an enum")
+
+    def fields(self, wit_fields: dict, spec_fields: dict, where: str):
+        spec_fields = spec_fields or {}
+        wanted = {snake(k): v for k, v in wit_fields.items()}
+        for name in spec_fields:
+            if name not in wanted:
+                self.problems.append(f"{where}.{name}: in the spec, not in the WIT")
+        for name, wit_type in wanted.items():
+            if name not in spec_fields:
+                self.problems.append(f"{where}.{name}: in the WIT, not in the spec")
+                continue
+            prop = spec_fields[name]
+            optional = wit_type.startswith("option<")
+            inner = wit_type[7:-1] if optional else wit_type
+            if prop.get("required") is not (not optional):
+                self.problems.append(f"{where}.{name}: required should be {not optional} "
+                                     f"(WIT {wit_type}), spec says {prop.get('required')}")
+            self.expect(inner, prop, f"{where}.{name}")
+
+
+def check(plugin: str) -> list:
+    with open(os.path.join(plugin, "wit", "world.wit"), encoding="utf-8") as f:
+        records, enums, funcs = parse_wit(f.read())
+    with open(os.path.join(plugin, "plugin.spec.yaml"), encoding="utf-8") as f:
+        spec = yaml.safe_load(f)
+    checker = Checker(records, enums, spec)
+    for name, base in BASE_TYPES.items():
+        if name in records and set(records[name]) != {"username", "password"}:
+            checker.problems.append(f"WIT record {name} no longer has the shape of {base}")
+
+    checker.fields(records["connection"], spec.get("connection"), "connection")
+    actions = spec.get("actions") or {}
+    exported = {snake(n) for n in funcs if n not in BUILT_IN}
+    for name in actions:
+        if name not in exported:
+            checker.problems.append(f"actions.{name}: in the spec, not exported by the WIT")
+    for func, (params, result) in funcs.items():
+        if func in BUILT_IN:
+            continue
+        name = snake(func)
+        if name not in actions:
+            checker.problems.append(f"actions.{name}: exported by the WIT, not in the spec")
+            continue
+        output = re.match(r"result<\s*([\w-]+)\s*,", result)
+        checker.fields(records[params["input"]], actions[name].get("input"), f"actions.{name}.input")
+        checker.fields(records[output.group(1)], actions[name].get("output"), f"actions.{name}.output")
+
+    for name in checker.types:
+        if name not in checker.reached:
+            checker.problems.append(f"types.{name}: no WIT record that an action or the connection uses")
+    return checker.problems
+
+
+def main() -> int:
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plugin", default=os.path.normpath(os.path.join(here, "..", "..")))
+    problems = check(parser.parse_args().plugin)
+    for problem in problems:
+        print(problem)
+    print("plugin.spec.yaml agrees with wit/world.wit" if not problems else f"{len(problems)} disagreements")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
