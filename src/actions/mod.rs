@@ -47,11 +47,3 @@ pub fn run_with<T>(
     ));
     result.map_err(|e| e.redacted(&secrets))
 }
-
-pub(crate) fn not_implemented(action: &str) -> Error {
-    Error::new(
-        format!("{action} is not implemented yet in this version of psa-bridge."),
-        "Use a newer psa-bridge component.",
-        "",
-    )
-}

@@ -114,6 +114,12 @@ impl ConnectWise {
     }
 }
 
+/// A query string with every value percent-encoded (conditions carry quotes, spaces, `&`, `%`).
+pub fn query(params: &[(&str, &str)]) -> String {
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    params.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
+}
+
 /// ConnectWise's message and field errors, or the plain text.
 pub fn error_message(response: &Response) -> String {
     match lenient::from_json::<models::ErrorBody>(&response.body) {
