@@ -216,7 +216,7 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
                 tickets_done += complete(&slots[slot], with_details, with_comments) as usize;
             }
         }
-        log::progress("tickets", tickets_done, tickets_known.max(slots.len()));
+        log::progress("reading tickets", tickets_done, tickets_known.max(slots.len()));
         Flow::Continue
     })?;
     if let Some(error) = failure {

@@ -161,7 +161,7 @@ pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutp
     let mut finished = 0;
     ctx.http.run(&mut NoAuth, jobs, |job, outcome, next| {
         finished += 1;
-        log::progress("tickets", finished, total.max(finished));
+        log::progress("posting tickets", finished, total.max(finished));
         for (job, request) in step(&cw, &board, &mut works, job, outcome, dry_run, post_comments) {
             next.push(job, request);
         }

@@ -1,1 +1,109 @@
-//! Chains the actions like a workflow does: each output becomes the next input.
+//! Runs the actions the way a workflow does — each action_start goes through the harness, and
+//! each output becomes the next input — against simulators or real services. Shared by the
+//! demo, the benchmark and the end-to-end tests.
+
+use psa_bridge_host::plugin::{CallOptions, Plugin};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// get_tickets is called again with its cursor at most this often in one chain.
+const MAX_TICKET_CALLS: usize = 50;
+
+/// The release component: `PSA_BRIDGE_COMPONENT`, else where `make component` puts it.
+pub fn component_path() -> PathBuf {
+    if let Ok(path) = std::env::var("PSA_BRIDGE_COMPONENT") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+    target.join("wasm32-wasip2/component/psa_bridge.wasm")
+}
+
+/// One action run.
+pub struct Step {
+    pub action: String,
+    pub event: Value,
+    pub ok: bool,
+    pub elapsed: Duration,
+}
+
+impl Step {
+    pub fn output(&self) -> &Value {
+        &self.event["body"]["output"]
+    }
+
+    pub fn error(&self) -> &Value {
+        &self.event["body"]["error"]
+    }
+
+    pub fn log(&self) -> &str {
+        self.event["body"]["log"].as_str().unwrap_or_default()
+    }
+}
+
+pub struct Workflow<'a> {
+    pub plugin: &'a Plugin,
+    pub connection: Value,
+    pub options: CallOptions,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl<'a> Workflow<'a> {
+    pub fn new(plugin: &'a Plugin, connection: Value, options: CallOptions) -> Workflow<'a> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+        Workflow { plugin, connection, options, runtime }
+    }
+
+    /// One action_start message through the harness.
+    pub fn run(&self, action: &str, input: Value) -> Step {
+        let message = json!({"version": "v1", "type": "action_start",
+            "body": {"action": action, "meta": {}, "input": input, "connection": self.connection}});
+        let started = Instant::now();
+        let (event, ok) = self.runtime.block_on(psa_bridge_host::run_message(self.plugin, &message.to_string(), false, &self.options));
+        Step { action: action.to_string(), event, ok, elapsed: started.elapsed() }
+    }
+
+    /// test_connection, get_accounts, match_companies, get_tickets (following its cursor),
+    /// post_tickets: each output chained into the next input. Stops at the first failed step.
+    pub fn chain(&self) -> Vec<Step> {
+        let mut steps = vec![self.run("test_connection", json!({}))];
+        if !steps[0].ok {
+            return steps;
+        }
+        steps.push(self.run("get_accounts", json!({"include_addresses": true})));
+        let Some(accounts) = last_ok(&steps).map(|o| o["accounts"].clone()) else { return steps };
+        steps.push(self.run("match_companies", json!({"accounts": accounts})));
+        if last_ok(&steps).is_none() {
+            return steps;
+        }
+        let account_ids: Vec<Value> = accounts.as_array().map(|a| a.iter().map(|a| a["id"].clone()).collect()).unwrap_or_default();
+        let mut tickets: Vec<Value> = Vec::new();
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_TICKET_CALLS {
+            let mut input = json!({"account_ids": account_ids});
+            if let Some(c) = &cursor {
+                input["cursor"] = c.clone();
+            }
+            steps.push(self.run("get_tickets", input));
+            let Some(output) = last_ok(&steps) else { return steps };
+            tickets.extend(output["tickets"].as_array().cloned().unwrap_or_default());
+            cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        steps.push(self.run("post_tickets", json!({"tickets": tickets})));
+        steps
+    }
+}
+
+fn last_ok(steps: &[Step]) -> Option<&Value> {
+    steps.last().filter(|s| s.ok).map(Step::output)
+}
+
+/// Requests each simulator answered so far (from `/_sim/state`).
+pub fn requests_served(state: &Value) -> u64 {
+    state["requests"].as_object().map(|r| r.values().filter_map(Value::as_u64).sum()).unwrap_or(0)
+}

@@ -1,1 +1,150 @@
-fn main() { println!("psa-bridge-demo: available once the simulators land"); }
+//! `make demo`: simulators with a realistic data set, every action chained like a workflow,
+//! a readable summary — then the same again, to show that a second run changes nothing.
+
+use anyhow::{Context, Result, bail};
+use psa_bridge_host::plugin::{CallOptions, Plugin};
+use psa_bridge_host::progress::StderrProgress;
+use psa_bridge_sim::{SimConfig, Simulators};
+use psa_bridge_workflow::{Step, Workflow, component_path, requests_served};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ACCOUNTS: usize = 300;
+const COMPANIES: usize = 3_000;
+const TICKETS: usize = 1_500;
+const SEED: u64 = 7;
+
+fn main() -> Result<()> {
+    let started = Instant::now();
+    let plugin = Plugin::load(&component_path()).map_err(anyhow::Error::from).context("loading the component (run `make component` first)")?;
+    println!(
+        "psa-bridge demo — component {} KB, {} in {:.0} ms",
+        plugin.component_bytes / 1024,
+        if plugin.loaded_from_cache { "loaded precompiled" } else { "compiled" },
+        plugin.load_time.as_secs_f64() * 1e3
+    );
+    println!("Starting the ARMOR and ConnectWise simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …");
+    let sims = Simulators::start(SimConfig::generated(ACCOUNTS, COMPANIES, TICKETS, SEED))?;
+    println!("  ARMOR       {}\n  ConnectWise {}\n", sims.armor_url(), sims.connectwise_url());
+
+    let options = CallOptions {
+        allow_loopback: true,
+        timeout: Some(Duration::from_secs(600)),
+        progress: Some(Arc::new(StderrProgress::default())),
+        ..CallOptions::default()
+    };
+    let workflow = Workflow::new(&plugin, sims.connection(), options);
+
+    println!("== First run ==");
+    let first = run_chain(&workflow, &sims)?;
+    println!("\n== Second run (same data: nothing should change) ==");
+    let second = run_chain(&workflow, &sims)?;
+
+    let writes = second.writes;
+    println!(
+        "\nSecond run: {} ConnectWise writes, {} tickets created, {} companies updated — {}.",
+        writes,
+        second.created,
+        second.companies_updated,
+        if writes == 0 && second.created == 0 && second.companies_updated == 0 { "idempotent" } else { "NOT idempotent" }
+    );
+    println!("Total {:.1} s. Simulators stopped.", started.elapsed().as_secs_f64());
+    drop(sims);
+    if writes != 0 || first.created == 0 {
+        bail!("the demo did not behave as expected");
+    }
+    Ok(())
+}
+
+struct RunSummary {
+    writes: u64,
+    created: u64,
+    companies_updated: u64,
+}
+
+fn run_chain(workflow: &Workflow, sims: &Simulators) -> Result<RunSummary> {
+    let requests_before = (requests_served(&sims.armor_state()), requests_served(&sims.connectwise_state()));
+    let writes_before = writes(&sims.connectwise_state());
+    let steps = workflow.chain();
+    for step in &steps {
+        println!(
+            "  {:<16} {:<6} {:>7.2} s  {}",
+            step.action,
+            if step.ok { "ok" } else { "ERROR" },
+            step.elapsed.as_secs_f64(),
+            describe(step)
+        );
+        if !step.ok {
+            bail!("{} failed: {}", step.action, step.error());
+        }
+    }
+    let armor = requests_served(&sims.armor_state()) - requests_before.0;
+    let cw_state = sims.connectwise_state();
+    let cw = requests_served(&cw_state) - requests_before.1;
+    let writes = writes(&cw_state) - writes_before;
+    println!("  requests: {armor} to ARMOR, {cw} to ConnectWise ({writes} writes)");
+    let output = |action: &str| steps.iter().rev().find(|s| s.action == action).map(Step::output).cloned().unwrap_or(Value::Null);
+    Ok(RunSummary {
+        writes,
+        created: output("post_tickets")["counts"]["created"].as_u64().unwrap_or(0),
+        companies_updated: output("match_companies")["counts"]["updated"].as_u64().unwrap_or(0),
+    })
+}
+
+/// One line about what a step did.
+fn describe(step: &Step) -> String {
+    let o = step.output();
+    match step.action.as_str() {
+        "test_connection" => {
+            let services: Vec<String> =
+                o["services"].as_array().into_iter().flatten().map(|s| s["service"].as_str().unwrap_or("?").to_string()).collect();
+            format!("authenticated to {}", services.join(" and "))
+        }
+        "get_accounts" => format!("{} accounts with addresses", o["count"]),
+        "match_companies" => {
+            let mut by_method: BTreeMap<String, usize> = BTreeMap::new();
+            for m in o["matched"].as_array().into_iter().flatten() {
+                *by_method.entry(m["method"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+            }
+            let methods: Vec<String> = by_method.iter().map(|(m, n)| format!("{m} {n}")).collect();
+            let c = &o["counts"];
+            format!(
+                "{} matched ({}), {} ambiguous, {} unmatched; {} companies updated, {} unchanged",
+                c["matched"],
+                methods.join(", "),
+                c["ambiguous"],
+                c["unmatched"],
+                c["updated"],
+                c["unchanged"]
+            )
+        }
+        "get_tickets" => {
+            let comments: usize =
+                o["tickets"].as_array().into_iter().flatten().map(|t| t["comments"].as_array().map_or(0, Vec::len)).sum();
+            format!("{} tickets with {comments} comments{}", o["count"], if o["next_cursor"].is_string() { " (more to come)" } else { "" })
+        }
+        "post_tickets" => {
+            let c = &o["counts"];
+            format!(
+                "{} created, {} updated, {} unchanged, {} skipped (no company), {} failed; {} notes added",
+                c["created"], c["updated"], c["unchanged"], c["skipped"], c["failed"], c["notes_added"]
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+/// ConnectWise writes so far (POST, PATCH and PUT requests).
+fn writes(state: &Value) -> u64 {
+    state["requests"]
+        .as_object()
+        .map(|r| {
+            r.iter()
+                .filter(|(route, _)| ["POST ", "PATCH ", "PUT "].iter().any(|m| route.starts_with(m)))
+                .filter_map(|(_, n)| n.as_u64())
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,240 @@
+//! The Dataset: everything both simulators start from, plus the credentials and the ground truth.
+//! It is also the `--data FILE` format. ARMOR records are typed (read-only service); ConnectWise
+//! records that the API mutates (companies, tickets, notes) are kept as JSON in the service's own
+//! shape, because the service filters, projects and patches them generically.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dataset {
+    /// The generator seed, when generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub credentials: Credentials,
+    pub armor: ArmorData,
+    pub connectwise: ConnectWiseData,
+    #[serde(default)]
+    pub truth: Truth,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Credentials {
+    pub armor: ArmorCredentials,
+    pub connectwise: ConnectWiseCredentials,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArmorCredentials {
+    /// The MSP's own (root) account: the caller's account for both auth modes.
+    pub account_id: i64,
+    pub username: String,
+    pub password: String,
+    /// A second user whose correct password gets 403 (MFA required).
+    pub mfa_username: String,
+    pub mfa_password: String,
+    pub key_id: String,
+    pub secret_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectWiseCredentials {
+    pub company_id: String,
+    pub public_key: String,
+    pub private_key: String,
+    pub client_id: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArmorData {
+    pub accounts: Vec<ArmorAccount>,
+    pub tickets: Vec<ArmorTicket>,
+}
+
+/// `GET /accounts` fields plus the address `GET /accounts/{id}` answers with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmorAccount {
+    pub id: i64,
+    pub name: String,
+    pub currency: String,
+    pub status: String,
+    pub parent: i64,
+    #[serde(default)]
+    pub products: Value,
+    pub account_type: String,
+    pub is_synced: bool,
+    pub is_free_trial: bool,
+    #[serde(default)]
+    pub address: ArmorAddress,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmorAddress {
+    pub address_line1: Option<String>,
+    pub address_line2: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+    pub country: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmorTicket {
+    pub issue_key_id: String,
+    /// The account the ticket belongs to (the X-Account-Context that lists it).
+    pub account_id: i64,
+    pub summary: String,
+    #[serde(default)]
+    pub description: String,
+    pub current_status: String,
+    pub request_type: String,
+    pub reporter: String,
+    pub assignee: Option<String>,
+    #[serde(default)]
+    pub priority: String,
+    pub created_date: String,
+    pub updated_date: String,
+    #[serde(default)]
+    pub comments: Vec<ArmorComment>,
+    /// The quirk of some old tickets: `/comments` answers 404 instead of `[]`.
+    #[serde(default)]
+    pub comments404: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArmorComment {
+    pub id: i64,
+    pub author: String,
+    pub body: String,
+    pub created: String,
+    pub public: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConnectWiseData {
+    /// e.g. "v4_6_release/": the API lives under `/{codebase}apis/3.0`.
+    pub codebase: String,
+    /// Company custom field definitions; every company lists all of them.
+    pub custom_fields: Vec<CustomFieldDef>,
+    pub territories: Vec<Territory>,
+    /// Company records, CW shape (`id`, `identifier`, `name`, `status`, ..., `customFields`).
+    pub companies: Vec<Value>,
+    pub boards: Vec<Board>,
+    pub statuses: Vec<BoardStatus>,
+    pub priorities: Vec<Priority>,
+    /// Service ticket records, CW shape.
+    #[serde(default)]
+    pub tickets: Vec<Value>,
+    /// Ticket notes, CW shape plus `ticketId`.
+    #[serde(default)]
+    pub notes: Vec<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomFieldDef {
+    pub id: i64,
+    pub caption: String,
+    /// Text, Number, Date or Checkbox.
+    #[serde(rename = "type")]
+    pub field_type: String,
+    pub entry_method: String,
+    pub number_of_decimals: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Territory {
+    pub id: i64,
+    pub name: String,
+    /// A retired territory: companies still carrying it fail PATCH re-validation.
+    #[serde(default)]
+    pub inactive: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Board {
+    pub id: i64,
+    pub name: String,
+    #[serde(default)]
+    pub inactive_flag: bool,
+    #[serde(default)]
+    pub project_flag: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardStatus {
+    pub id: i64,
+    pub name: String,
+    pub board_id: i64,
+    pub sort_order: i64,
+    #[serde(default)]
+    pub closed_status: bool,
+    #[serde(default)]
+    pub default_flag: bool,
+    #[serde(default)]
+    pub inactive: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Priority {
+    pub id: i64,
+    pub name: String,
+    pub sort_order: i64,
+    #[serde(default)]
+    pub default_flag: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    pub accounts: Vec<TruthEntry>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    Match,
+    Ambiguous,
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TruthEntry {
+    pub armor_id: i64,
+    pub armor_name: String,
+    pub expect: Expect,
+    /// The one match, or both ambiguous candidates; empty for "none".
+    pub company_ids: Vec<i64>,
+    /// exact, case_punct, and_amp, accent, the_prefix, suffix, whitespace, typo, address,
+    /// ambiguous, none, decoy, custom_field, deleted, root.
+    pub kind: String,
+    /// Companies that look related but must NOT be matched (decoys, deleted twins, address twins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoy_ids: Vec<i64>,
+}
+
+impl Dataset {
+    pub fn truth_for(&self, armor_id: i64) -> Option<&TruthEntry> {
+        self.truth.accounts.iter().find(|t| t.armor_id == armor_id)
+    }
+
+    /// Look a company up by id in the initial data.
+    pub fn company(&self, id: i64) -> Option<&Value> {
+        self.connectwise.companies.iter().find(|c| c["id"].as_i64() == Some(id))
+    }
+
+    /// The id of the custom field with this caption, e.g. "ARMORcompanyId".
+    pub fn custom_field_id(&self, caption: &str) -> Option<i64> {
+        self.connectwise.custom_fields.iter().find(|d| d.caption == caption).map(|d| d.id)
+    }
+
+    /// The ARMORtickets board's id.
+    pub fn armor_board_id(&self) -> Option<i64> {
+        self.connectwise.boards.iter().find(|b| b.name.eq_ignore_ascii_case("ARMORtickets")).map(|b| b.id)
+    }
+}

@@ -1,0 +1,207 @@
+//! Fault injection and rate limiting, decided per request from a seeded RNG so a run is reproducible
+//! (for a given request order). `/_sim/*` never comes here.
+
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Per-request faults. Probabilities are 0..1; `Default` is no faults.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Faults {
+    /// Delay before every answer.
+    pub latency_ms: u64,
+    /// 500/502/503 in the service's error shape.
+    pub p5xx: f64,
+    /// 429 with Retry-After.
+    pub p429: f64,
+    /// Close the connection without an answer, before doing anything.
+    pub pdrop: f64,
+    /// Writes only (POST/PUT/PATCH): apply the write, then close without an answer.
+    pub plost: f64,
+    pub seed: u64,
+}
+
+impl Faults {
+    fn sanitized(mut self) -> Self {
+        for p in [&mut self.p5xx, &mut self.p429, &mut self.pdrop, &mut self.plost] {
+            *p = if p.is_finite() { p.clamp(0.0, 1.0) } else { 0.0 };
+        }
+        self.latency_ms = self.latency_ms.min(120_000);
+        self
+    }
+}
+
+/// What to do with one request.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Decision {
+    Drop,
+    /// Over the configured rate limit; Retry-After seconds.
+    RateLimited(u64),
+    /// Injected 429; Retry-After seconds.
+    Fault429(u64),
+    /// Injected 5xx status; the second value picks an error body variant.
+    Fault5xx(u16, u32),
+    /// Serve it; `lose_answer` = apply, then drop the connection.
+    Proceed {
+        lose_answer: bool,
+    },
+}
+
+#[derive(Default)]
+struct Counters {
+    by_route: BTreeMap<String, u64>,
+    http_5xx: u64,
+    http_429: u64,
+    dropped: u64,
+    lost: u64,
+    rate_limited: u64,
+}
+
+struct Inner {
+    faults: Faults,
+    rng: ChaCha8Rng,
+    rate_limit_per_min: Option<u32>,
+    /// Instants of the requests admitted in the last minute (sliding window, at most the limit long).
+    window: VecDeque<Instant>,
+    counters: Counters,
+}
+
+/// Per-service fault/rate-limit configuration and request counters.
+pub(crate) struct Control {
+    salt: u64,
+    inner: Mutex<Inner>,
+}
+
+const WINDOW: Duration = Duration::from_secs(60);
+
+impl Control {
+    /// `salt` keeps the two services' random sequences apart under the same seed.
+    pub fn new(faults: Faults, rate_limit_per_min: Option<u32>, salt: u64) -> Self {
+        let faults = faults.sanitized();
+        Control {
+            salt,
+            inner: Mutex::new(Inner {
+                rng: ChaCha8Rng::seed_from_u64(faults.seed ^ salt),
+                faults,
+                rate_limit_per_min,
+                window: VecDeque::new(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn set_faults(&self, f: Faults) {
+        let f = f.sanitized();
+        let mut g = self.lock();
+        g.rng = ChaCha8Rng::seed_from_u64(f.seed ^ self.salt);
+        g.faults = f;
+    }
+
+    pub fn set_rate_limit(&self, per_min: Option<u32>) {
+        let mut g = self.lock();
+        g.rate_limit_per_min = per_min.filter(|n| *n > 0);
+        g.window.clear();
+    }
+
+    pub fn latency(&self) -> Duration {
+        Duration::from_millis(self.lock().faults.latency_ms)
+    }
+
+    /// Zero the counters, forget the rate window, restart the fault sequence.
+    pub fn reset(&self) {
+        let mut g = self.lock();
+        g.counters = Counters::default();
+        g.window.clear();
+        g.rng = ChaCha8Rng::seed_from_u64(g.faults.seed ^ self.salt);
+    }
+
+    /// Count the request and decide its fate. Always draws the same number of random values so the
+    /// sequence of decisions depends only on the seed and the request order.
+    pub fn decide(&self, route: &str, is_write: bool, now: Instant) -> Decision {
+        let mut g = self.lock();
+        let g = &mut *g;
+        *g.counters.by_route.entry(route.to_string()).or_insert(0) += 1;
+        let (r_drop, r_429, r_5xx, r_lost): (f64, f64, f64, f64) =
+            (g.rng.random(), g.rng.random(), g.rng.random(), g.rng.random());
+        let pick: u32 = g.rng.random();
+        let f = g.faults;
+        if r_drop < f.pdrop {
+            g.counters.dropped += 1;
+            return Decision::Drop;
+        }
+        if let Some(limit) = g.rate_limit_per_min {
+            while g.window.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
+                g.window.pop_front();
+            }
+            if g.window.len() >= limit as usize {
+                // Retry when the oldest admitted request leaves the window.
+                let oldest = g.window.front().copied().unwrap_or(now);
+                let wait = WINDOW.saturating_sub(now.duration_since(oldest));
+                let secs = wait.as_millis().div_ceil(1000).clamp(1, 60) as u64;
+                g.counters.rate_limited += 1;
+                return Decision::RateLimited(secs);
+            }
+            g.window.push_back(now);
+        }
+        if r_429 < f.p429 {
+            g.counters.http_429 += 1;
+            return Decision::Fault429(1 + u64::from(pick % 2));
+        }
+        if r_5xx < f.p5xx {
+            g.counters.http_5xx += 1;
+            let status = [500, 502, 503][(pick % 3) as usize];
+            return Decision::Fault5xx(status, pick / 3);
+        }
+        let lose_answer = is_write && r_lost < f.plost;
+        if lose_answer {
+            g.counters.lost += 1;
+        }
+        Decision::Proceed { lose_answer }
+    }
+
+    /// `requests` ("METHOD /route/{id}" -> count), `faults` and `config` for `/_sim/state`.
+    pub fn state_parts(&self) -> (Value, Value, Value) {
+        let g = self.lock();
+        let c = &g.counters;
+        let requests = json!(c.by_route);
+        let faults = json!({"http_5xx": c.http_5xx, "http_429": c.http_429, "dropped": c.dropped,
+                            "lost": c.lost, "rate_limited": c.rate_limited});
+        let config = json!({"faults": g.faults, "rate_limit_per_min": g.rate_limit_per_min});
+        (requests, faults, config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_decisions() {
+        let f = Faults { p5xx: 0.3, p429: 0.2, pdrop: 0.1, plost: 0.5, seed: 9, ..Faults::default() };
+        let run = || {
+            let c = Control::new(f, None, 1);
+            (0..200).map(|i| format!("{:?}", c.decide("GET /x", i % 2 == 0, Instant::now()))).collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn rate_limit_window() {
+        let c = Control::new(Faults::default(), Some(3), 0);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(c.decide("GET /x", false, t0), Decision::Proceed { lose_answer: false });
+        }
+        assert_eq!(c.decide("GET /x", false, t0 + Duration::from_secs(20)), Decision::RateLimited(40));
+        assert_eq!(c.decide("GET /x", false, t0 + Duration::from_secs(60)), Decision::Proceed { lose_answer: false });
+    }
+}

@@ -1,0 +1,104 @@
+//! `psa-bridge-sim`: run the ARMOR and ConnectWise simulators until killed.
+//! Prints one JSON line when ready: {"armor": url, "connectwise": url, "connection": {...}}.
+
+use clap::Parser;
+use psa_bridge_sim::{DataSource, Faults, SimConfig, Simulators};
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "psa-bridge-sim", about = "ARMOR + ConnectWise Manage simulators on 127.0.0.1")]
+struct Args {
+    /// Sub-accounts under the MSP root (generated data).
+    #[arg(long)]
+    accounts: Option<usize>,
+    /// ConnectWise companies (generated data).
+    #[arg(long)]
+    companies: Option<usize>,
+    /// ARMOR tickets (generated data).
+    #[arg(long)]
+    tickets: Option<usize>,
+    /// Generator seed; also the default fault seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Load a Dataset JSON file instead of generating.
+    #[arg(long, conflicts_with_all = ["accounts", "companies", "tickets"])]
+    data: Option<PathBuf>,
+    /// Write the Dataset (incl. credentials and ground truth) to FILE and exit.
+    #[arg(long)]
+    write_data: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 0.0)]
+    p5xx: f64,
+    #[arg(long, default_value_t = 0.0)]
+    p429: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pdrop: f64,
+    #[arg(long, default_value_t = 0.0)]
+    plost: f64,
+    #[arg(long)]
+    rate_limit_per_min: Option<u32>,
+    #[arg(long, default_value_t = 900)]
+    token_ttl_s: u64,
+    #[arg(long, default_value_t = 0)]
+    armor_port: u16,
+    #[arg(long, default_value_t = 0)]
+    connectwise_port: u16,
+}
+
+fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
+    anyhow::ensure!((0.0..=1.0).contains(&p), "--{name} must be between 0 and 1");
+    Ok(p)
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let seed = a.seed.unwrap_or(42);
+    let data = match &a.data {
+        Some(p) => DataSource::File(p.clone()),
+        None => DataSource::Generated {
+            accounts: a.accounts.unwrap_or(40),
+            companies: a.companies.unwrap_or(400),
+            tickets: a.tickets.unwrap_or(200),
+            seed,
+        },
+    };
+    if let Some(out) = &a.write_data {
+        let dataset = data.load()?;
+        std::fs::write(out, serde_json::to_vec_pretty(&dataset)?)?;
+        eprintln!("wrote {}", out.display());
+        return Ok(());
+    }
+    let faults = Faults {
+        latency_ms: a.latency_ms,
+        p5xx: probability("p5xx", a.p5xx)?,
+        p429: probability("p429", a.p429)?,
+        pdrop: probability("pdrop", a.pdrop)?,
+        plost: probability("plost", a.plost)?,
+        seed,
+    };
+    let config = SimConfig {
+        data,
+        faults,
+        token_ttl_s: a.token_ttl_s,
+        rate_limit_per_min: a.rate_limit_per_min,
+        armor_port: a.armor_port,
+        connectwise_port: a.connectwise_port,
+    };
+    let sims = Simulators::start(config)?;
+    let ready = serde_json::json!({"armor": sims.armor_url(), "connectwise": sims.connectwise_url(), "connection": sims.connection()});
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{ready}")?;
+    out.flush()?;
+    drop(out);
+    eprintln!(
+        "psa-bridge-sim: ARMOR {} / ConnectWise {} (Ctrl-C or SIGTERM to stop)",
+        sims.armor_url(),
+        sims.connectwise_url()
+    );
+    // Serve until the process is killed (SIGTERM/SIGINT end it; stdin may be /dev/null under make).
+    loop {
+        std::thread::park();
+    }
+}

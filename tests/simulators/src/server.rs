@@ -1,0 +1,264 @@
+//! The HTTP plumbing shared by both simulators: hyper 1 connection loop, request/answer types,
+//! the fault pipeline and the `/_sim/*` endpoints.
+//!
+//! A service future that returns `Err` makes hyper close the connection without writing an answer:
+//! that is how "dropped connection" and "write landed but the answer was lost" are simulated.
+
+use crate::faults::{Control, Decision};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Largest request body read (bigger ones get a 413-ish error in the service's shape).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// One request, fully read.
+pub(crate) struct Req {
+    pub method: Method,
+    /// Path as sent (still percent-encoded).
+    pub path: String,
+    /// Raw query string as sent (without '?').
+    pub query: Option<String>,
+    /// Path with query, exactly as sent: what ARMOR-PSK signs.
+    pub path_and_query: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// Decoded query parameters in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// First query parameter with this name (case-insensitive, like both real services).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Path segments, percent-decoded, without empty ones (so trailing slashes do not matter).
+    pub fn segments(&self) -> Vec<String> {
+        self.path.split('/').filter(|s| !s.is_empty()).map(decode).collect()
+    }
+
+    pub fn is_write(&self) -> bool {
+        matches!(self.method, Method::POST | Method::PUT | Method::PATCH)
+    }
+}
+
+/// Percent-decode; `+` is a space (both services run query strings through form decoding).
+pub(crate) fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    percent_decode_str(&s).decode_utf8_lossy().into_owned()
+}
+
+pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
+    let Some(q) = q else { return Vec::new() };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (decode(k), decode(v)),
+            None => (decode(p), String::new()),
+        })
+        .collect()
+}
+
+/// An answer.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: u16, v: &Value) -> Reply {
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            body: serde_json::to_vec(v).unwrap_or_default(),
+        }
+    }
+
+    pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
+        Reply { status, headers: vec![("Content-Type".into(), content_type.into())], body: body.as_bytes().to_vec() }
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    fn into_response(self) -> Response<Full<Bytes>> {
+        let mut b = Response::builder().status(self.status);
+        for (k, v) in &self.headers {
+            b = b.header(k.as_str(), v.as_str());
+        }
+        b.body(Full::new(Bytes::from(self.body))).unwrap_or_else(|_| {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"invalid response header")));
+            *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
+    }
+}
+
+/// One simulated service.
+pub(crate) trait App: Send + Sync + 'static {
+    fn control(&self) -> &Control;
+    /// "METHOD /route/{id}" template for the request counters.
+    fn route(&self, req: &Req) -> String;
+    fn handle(&self, req: &Req) -> Reply;
+    /// An injected 5xx in the service's error shape (`variant` picks among shapes).
+    fn server_error(&self, status: u16, variant: u32) -> Reply;
+    /// A 429 in the service's error shape with Retry-After.
+    fn too_many_requests(&self, retry_after: u64) -> Reply;
+    fn bad_request(&self, message: &str) -> Reply;
+    fn state(&self) -> Value;
+    fn reset(&self);
+    /// Apply a `/_sim/config` body; returns the new config.
+    fn configure(&self, body: &Value) -> Result<Value, String>;
+}
+
+/// The error that makes hyper close the connection without answering.
+#[derive(Debug)]
+pub(crate) struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Accept connections until `stop` flips.
+pub(crate) async fn serve(listener: TcpListener, app: Arc<dyn App>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(_) => {
+                        // e.g. out of file descriptors: back off instead of spinning.
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = app.clone();
+                let mut stop = stop.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(app.clone(), req));
+                    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                    tokio::select! {
+                        _ = conn => {}
+                        _ = stop.changed() => {}
+                    }
+                });
+            }
+        }
+    }
+}
+
+async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(_) => return Ok(app.bad_request("request body unreadable or too large").into_response()),
+    };
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str().to_string()).unwrap_or_else(|| "/".into());
+    let query = parts.uri.query().map(str::to_string);
+    let req = Req {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        params: parse_query(query.as_deref()),
+        query,
+        path_and_query,
+        headers: parts.headers,
+        body,
+    };
+    if req.path == "/_sim" || req.path.starts_with("/_sim/") {
+        return Ok(sim_endpoint(&*app, &req).into_response());
+    }
+    let route = app.route(&req);
+    let latency = app.control().latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let reply = match app.control().decide(&route, req.is_write(), Instant::now()) {
+        Decision::Drop => return Err(Dropped),
+        Decision::RateLimited(s) | Decision::Fault429(s) => app.too_many_requests(s),
+        Decision::Fault5xx(status, variant) => app.server_error(status, variant),
+        Decision::Proceed { lose_answer } => {
+            let reply = app.handle(&req);
+            if lose_answer {
+                return Err(Dropped);
+            }
+            reply
+        }
+    };
+    Ok(reply.into_response())
+}
+
+/// `GET /_sim/state`, `POST /_sim/reset`, `GET|POST /_sim/config`: never faulted, never counted.
+fn sim_endpoint(app: &dyn App, req: &Req) -> Reply {
+    match (req.method.as_str(), req.path.trim_end_matches('/')) {
+        ("GET", "/_sim/state") => Reply::json(200, &app.state()),
+        ("POST", "/_sim/reset") => {
+            app.reset();
+            Reply::json(200, &serde_json::json!({"reset": true}))
+        }
+        ("GET", "/_sim/config") => match app.configure(&Value::Object(Default::default())) {
+            Ok(v) => Reply::json(200, &v),
+            Err(e) => Reply::json(400, &serde_json::json!({"error": e})),
+        },
+        ("POST", "/_sim/config") => {
+            let body: Value = if req.body.is_empty() {
+                Value::Object(Default::default())
+            } else {
+                match serde_json::from_slice(&req.body) {
+                    Ok(v) => v,
+                    Err(e) => return Reply::json(400, &serde_json::json!({"error": format!("invalid JSON: {e}")})),
+                }
+            };
+            match app.configure(&body) {
+                Ok(v) => Reply::json(200, &v),
+                Err(e) => Reply::json(400, &serde_json::json!({"error": e})),
+            }
+        }
+        _ => Reply::json(404, &serde_json::json!({"error": "unknown /_sim endpoint"})),
+    }
+}
+
+/// Shared `/_sim/config` parsing: `{"faults": {...}, "rate_limit_per_min": n|null}`; other keys are
+/// left to the service. Absent keys leave settings unchanged.
+pub(crate) fn configure_control(control: &Control, body: &Value) -> Result<(), String> {
+    if !body.is_object() {
+        return Err("config must be a JSON object".into());
+    }
+    if let Some(f) = body.get("faults") {
+        let f: crate::Faults = serde_json::from_value(f.clone()).map_err(|e| format!("faults: {e}"))?;
+        control.set_faults(f);
+    }
+    if let Some(r) = body.get("rate_limit_per_min") {
+        match r {
+            Value::Null => control.set_rate_limit(None),
+            v => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+                Some(n) => control.set_rate_limit(Some(n)),
+                None => return Err("rate_limit_per_min must be a non-negative integer or null".into()),
+            },
+        }
+    }
+    Ok(())
+}
