@@ -643,12 +643,7 @@ fn delete_at(token: &str, skip: usize, out: &mut String) {
 
 /// Adds `groups` under `key`; a key seen before is not allocated again.
 fn add(index: &mut FxHashMap<String, Vec<usize>>, key: &str, groups: &[usize]) {
-    match index.get_mut(key) {
-        Some(list) => list.extend(groups),
-        None => {
-            index.insert(key.to_owned(), groups.to_vec());
-        }
-    }
+    index.entry(key.to_owned()).or_default().extend(groups);
 }
 
 /// Adds the groups under `key`, unless there are so many that the token says nothing.

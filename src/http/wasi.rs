@@ -191,13 +191,17 @@ fn transport_error(code: ErrorCode) -> TransportError {
         ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => Timeout,
         ErrorCode::HttpResponseTimeout | ErrorCode::DnsTimeout => Timeout,
         ErrorCode::HttpResponseBodySize(_) => TooLarge,
-        ErrorCode::HttpRequestMethodInvalid | ErrorCode::HttpRequestUriInvalid | ErrorCode::HttpProtocolError => Protocol,
+        // A request we built wrongly; a protocol error on the wire (a connection cut mid-answer)
+        // is a connection failure and falls through.
+        ErrorCode::HttpRequestMethodInvalid | ErrorCode::HttpRequestUriInvalid => Protocol,
         _ => Connection,
     };
     let detail = match code {
         ErrorCode::HttpRequestDenied => "the host does not allow requests to this address".to_string(),
         ErrorCode::ConnectionRefused => "connection refused".to_string(),
-        ErrorCode::ConnectionTerminated => "connection closed before an answer".to_string(),
+        ErrorCode::ConnectionTerminated | ErrorCode::HttpProtocolError | ErrorCode::HttpResponseIncomplete => {
+            "connection closed before a complete answer".to_string()
+        }
         ErrorCode::DnsError(_) => "the host name could not be resolved".to_string(),
         ErrorCode::TlsCertificateError => "the TLS certificate was not accepted".to_string(),
         other => format!("{other:?}"),

@@ -1,0 +1,88 @@
+//! Shared by the end-to-end tests: the built component (loaded once), simulators, and checks.
+#![allow(dead_code)]
+
+use psa_bridge_host::plugin::{CallOptions, Plugin};
+use psa_bridge_sim::{SimConfig, Simulators};
+use psa_bridge_workflow::{Step, Workflow, component_path};
+use serde_json::Value;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub fn plugin() -> &'static Plugin {
+    static PLUGIN: OnceLock<Plugin> = OnceLock::new();
+    PLUGIN.get_or_init(|| {
+        let path = component_path();
+        assert!(path.exists(), "{} is missing: run `make component` first (make test does)", path.display());
+        Plugin::load(&path).expect("the component loads")
+    })
+}
+
+pub fn options() -> CallOptions {
+    CallOptions { allow_loopback: true, timeout: Some(Duration::from_secs(300)), ..CallOptions::default() }
+}
+
+pub fn start(config: SimConfig) -> Simulators {
+    Simulators::start(config).expect("the simulators start")
+}
+
+pub fn workflow(connection: Value) -> Workflow<'static> {
+    Workflow::new(plugin(), connection, options())
+}
+
+/// The connection with only one ARMOR auth mode.
+pub fn armor_mode(sims: &Simulators, mode: &str) -> Value {
+    let mut connection = sims.connection();
+    let drop = if mode == "api_key" { "login" } else { "api_key" };
+    connection["armor"].as_object_mut().unwrap().remove(drop);
+    connection
+}
+
+/// Every credential value of the dataset: none may appear in any output, log or error.
+pub fn secrets(sims: &Simulators) -> Vec<String> {
+    let c = &sims.dataset().credentials;
+    vec![
+        c.armor.username.clone(),
+        c.armor.password.clone(),
+        c.armor.key_id.clone(),
+        c.armor.secret_key.clone(),
+        c.armor.mfa_password.clone(),
+        c.connectwise.public_key.clone(),
+        c.connectwise.private_key.clone(),
+        c.connectwise.client_id.clone(),
+    ]
+}
+
+pub fn assert_no_secrets(sims: &Simulators, steps: &[&Step]) {
+    for step in steps {
+        let text = step.event.to_string();
+        for secret in secrets(sims) {
+            assert!(!text.contains(&secret), "{}: a credential appears in the event", step.action);
+        }
+    }
+}
+
+pub fn expect_ok(step: &Step) -> &Value {
+    assert!(step.ok, "{} failed: {:#}", step.action, step.event["body"]["error"]);
+    step.output()
+}
+
+pub fn expect_error(step: &Step) -> (String, String) {
+    assert!(!step.ok, "{} should have failed: {:#}", step.action, step.output());
+    let error = step.error();
+    let cause = error["cause"].as_str().unwrap_or_default().to_string();
+    assert!(!cause.is_empty() && !error["assistance"].as_str().unwrap_or_default().is_empty(), "{error:#}");
+    (cause, error["data"].as_str().unwrap_or_default().to_string())
+}
+
+/// Requests per route since the simulator started (or was reset).
+pub fn requests(state: &Value, route: &str) -> u64 {
+    state["requests"][route].as_u64().unwrap_or(0)
+}
+
+/// Writes the output of a step where the validator reads real outputs (.output/action_<name>.json).
+pub fn save_output(step: &Step) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.output");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = serde_json::to_string_pretty(step.output()).unwrap();
+    std::fs::write(dir.join(format!("action_{}.json", step.action)), text).unwrap();
+}
