@@ -30,7 +30,7 @@ test: build
 	$(MAKE) --no-print-directory validate
 
 validate:
-	bash tests/validate/run.sh
+	bash tests/validate/run.sh --require-outputs
 
 demo: build
 	$(TARGET)/release/psa-bridge-demo

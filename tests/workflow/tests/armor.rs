@@ -107,7 +107,7 @@ fn an_expiring_token_is_renewed_mid_run() {
 
 #[test]
 fn reads_survive_20_percent_faults() {
-    let sims = start(SimConfig::generated(15, 80, 300, 21));
+    let sims = start(SimConfig::generated(10, 60, 150, 21));
     let workflow = workflow(sims.connection());
     let clean_accounts = expect_ok(&workflow.run("get_accounts", json!({}))).clone();
     let clean_tickets = expect_ok(&workflow.run("get_tickets", json!({}))).clone();
