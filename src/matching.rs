@@ -13,6 +13,7 @@
 //! Overrides are the caller's business, before matching.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 // Keys are short strings and ids that no adversary picks to collide: rustc's fast hasher beats
 // std's SipHash, which would be a large share of the run time.
@@ -148,7 +149,9 @@ pub struct Matcher<'a> {
     by_token: FxHashMap<String, Vec<usize>>,
     /// Token with one letter deleted -> groups. A token one edit away from a query token shares a
     /// key with it (a symmetric-delete index): typo candidates come without comparing against every name.
-    by_deletion: FxHashMap<String, Vec<usize>>,
+    /// The largest index by far (a key per letter of every distinct token); most keys come from a
+    /// single token and share its list (`Arc`) instead of each allocating a copy.
+    by_deletion: FxHashMap<String, Arc<[usize]>>,
 }
 
 struct NameGroup {
@@ -203,21 +206,28 @@ impl<'a> Matcher<'a> {
         }
 
         for (group, name) in matcher.groups.iter().enumerate() {
-            add(&mut matcher.by_compact, &compact(&name.normalized), &[group]);
+            add(&mut matcher.by_compact, &compact(&name.normalized), group);
             for token in name.normalized.split(' ') {
-                add(&mut matcher.by_token, token, &[group]);
+                add(&mut matcher.by_token, token, group);
             }
         }
-        // Deletions once per distinct token, not once per name using it. Sized up front: this is
-        // the largest index, and growing it step by step would rehash it again and again.
+        // Sized up front: growing the largest index step by step would rehash it again and again.
         let capacity = matcher.by_token.keys().filter(|t| typo_capable(t)).map(String::len).sum();
         matcher.by_deletion.reserve(capacity);
         let mut deleted = String::new();
         for (token, groups) in &matcher.by_token {
-            if typo_capable(token) {
-                for skip in 0..token.len() {
-                    delete_at(token, skip, &mut deleted);
-                    add(&mut matcher.by_deletion, &deleted, groups);
+            if !typo_capable(token) {
+                continue;
+            }
+            let shared: Arc<[usize]> = Arc::from(groups.as_slice());
+            for skip in 0..token.len() {
+                delete_at(token, skip, &mut deleted);
+                match matcher.by_deletion.get_mut(deleted.as_str()) {
+                    // Rare: two tokens one deletion apart ("contoso" / "contaso" -> "contso").
+                    Some(list) => *list = list.iter().chain(groups).copied().collect(),
+                    None => {
+                        matcher.by_deletion.insert(deleted.clone(), Arc::clone(&shared));
+                    }
                 }
             }
         }
@@ -641,14 +651,19 @@ fn delete_at(token: &str, skip: usize, out: &mut String) {
     out.extend(token.chars().enumerate().filter(|&(i, _)| i != skip).map(|(_, c)| c));
 }
 
-/// Adds `groups` under `key`; a key seen before is not allocated again.
-fn add(index: &mut FxHashMap<String, Vec<usize>>, key: &str, groups: &[usize]) {
-    index.entry(key.to_owned()).or_default().extend(groups);
+/// Adds `group` under `key`; a key seen before is not allocated again.
+fn add(index: &mut FxHashMap<String, Vec<usize>>, key: &str, group: usize) {
+    match index.get_mut(key) {
+        Some(groups) => groups.push(group),
+        None => {
+            index.insert(key.to_owned(), vec![group]);
+        }
+    }
 }
 
 /// Adds the groups under `key`, unless there are so many that the token says nothing.
-fn collect(index: &FxHashMap<String, Vec<usize>>, key: &str, groups: &mut Vec<usize>) {
-    if let Some(found) = index.get(key)
+fn collect<L: AsRef<[usize]>>(index: &FxHashMap<String, L>, key: &str, groups: &mut Vec<usize>) {
+    if let Some(found) = index.get(key).map(AsRef::as_ref)
         && found.len() <= POSTING_CAP
     {
         groups.extend(found);

@@ -60,6 +60,7 @@ pub fn run(ctx: &mut Context, input: MatchCompaniesInput) -> Result<MatchCompani
         }
     }
 
+    let matching_started = ctx.http.now_ms();
     let records: Vec<CompanyRecord> = companies.iter().map(company_record).collect();
     let overrides = resolve_overrides(&input.overrides.unwrap_or_default(), &records)?;
     let matcher = matching::Matcher::new(&records, &options);
@@ -71,6 +72,7 @@ pub fn run(ctx: &mut Context, input: MatchCompaniesInput) -> Result<MatchCompani
         })
         .collect();
     demote_shared_matches(&mut decisions, &accounts);
+    log::info(format!("matching took {} ms", ctx.http.now_ms() - matching_started));
 
     let now = chrono::DateTime::from_timestamp(ctx.http.unix_seconds() as i64, 0)
         .unwrap_or_default()

@@ -2,6 +2,8 @@
 //! A handler answers each request; each answer arrives after its own simulated latency.
 
 use super::{Request, Response, Transport, TransportError};
+use std::cell::Cell;
+use std::rc::Rc;
 
 pub struct Reply {
     pub latency_ms: u64,
@@ -43,7 +45,8 @@ impl Reply {
 
 pub struct FakeTransport<H: FnMut(&Request) -> Reply> {
     handler: H,
-    now_ms: u64,
+    /// Virtual milliseconds; shared so a handler can read the time it answers at.
+    now_ms: Rc<Cell<u64>>,
     pending: Vec<(u64, u64, Result<Response, TransportError>)>,
     /// Every request as started (after signing), in order.
     pub sent: Vec<Request>,
@@ -54,7 +57,12 @@ pub struct FakeTransport<H: FnMut(&Request) -> Reply> {
 
 impl<H: FnMut(&Request) -> Reply> FakeTransport<H> {
     pub fn new(handler: H) -> Self {
-        FakeTransport { handler, now_ms: 1_000, pending: Vec::new(), sent: Vec::new(), peak_in_flight: 0, seed: 42 }
+        Self::with_clock(Rc::new(Cell::new(1_000)), handler)
+    }
+
+    /// With a clock the handler can read too.
+    pub fn with_clock(clock: Rc<Cell<u64>>, handler: H) -> Self {
+        FakeTransport { handler, now_ms: clock, pending: Vec::new(), sent: Vec::new(), peak_in_flight: 0, seed: 42 }
     }
 }
 
@@ -62,7 +70,7 @@ impl<H: FnMut(&Request) -> Reply> Transport for FakeTransport<H> {
     fn start(&mut self, id: u64, request: &Request) -> Result<(), TransportError> {
         self.sent.push(request.clone());
         let reply = (self.handler)(request);
-        self.pending.push((id, self.now_ms + reply.latency_ms, reply.result));
+        self.pending.push((id, self.now_ms.get() + reply.latency_ms, reply.result));
         self.peak_in_flight = self.peak_in_flight.max(self.pending.len());
         Ok(())
     }
@@ -75,19 +83,19 @@ impl<H: FnMut(&Request) -> Reply> Transport for FakeTransport<H> {
             (None, Some(wake)) => wake,
             (None, None) => return Vec::new(),
         };
-        self.now_ms = self.now_ms.max(until);
-        let now = self.now_ms;
+        self.now_ms.set(self.now_ms.get().max(until));
+        let now = self.now_ms.get();
         let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending).into_iter().partition(|(_, at, _)| *at <= now);
         self.pending = rest;
         done.into_iter().map(|(id, _, result)| (id, result)).collect()
     }
 
     fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.now_ms.get()
     }
 
     fn unix_seconds(&self) -> u64 {
-        1_700_000_000 + self.now_ms / 1000
+        1_700_000_000 + self.now_ms.get() / 1000
     }
 
     fn random_u64(&mut self) -> u64 {

@@ -7,6 +7,11 @@ use super::{HttpError, Request, Response, RetryPolicy, Transport, TransportError
 use crate::error::Error;
 use std::collections::{HashMap, VecDeque};
 
+/// A rate limit is learnt over this window (the services count requests per minute).
+const RATE_WINDOW_MS: u64 = 60_000;
+/// Once limited, stay this far below the rate that got through.
+const RATE_HEADROOM: f64 = 0.9;
+
 /// Adds credentials to requests. One implementation per service and auth mode.
 pub trait Auth {
     /// Called for every attempt (signatures need a fresh nonce each time); may log in first
@@ -67,6 +72,11 @@ pub struct Scheduler<'t> {
     window: f64,
     deadline_ms: u64,
     paused_until_ms: u64,
+    /// Start times of recent attempts that were not rate limited, to learn the service's limit.
+    recent_starts: VecDeque<u64>,
+    /// Once a 429 was seen: the least time between two request starts.
+    pace_ms: Option<u64>,
+    last_start_ms: u64,
     next_id: u64,
     /// Completions that `send` saw while waiting for its own, owed to a running `run`.
     stashed: Vec<(u64, Result<Response, TransportError>)>,
@@ -84,6 +94,9 @@ impl<'t> Scheduler<'t> {
             window: max_in_flight as f64,
             deadline_ms,
             paused_until_ms: 0,
+            recent_starts: VecDeque::new(),
+            pace_ms: None,
+            last_start_ms: 0,
             next_id: 0,
             stashed: Vec::new(),
             stats: Stats::default(),
@@ -162,7 +175,7 @@ impl<'t> Scheduler<'t> {
                 }
             }
 
-            while now >= self.paused_until_ms && in_flight.len() < self.window as usize && !ready.is_empty() {
+            while now >= self.next_start_ms() && in_flight.len() < self.window as usize && !ready.is_empty() {
                 let Some(mut job) = ready.pop_front() else { break };
                 if now >= self.deadline_ms {
                     let error = HttpError::BudgetExhausted { request: job.request.describe() };
@@ -176,6 +189,7 @@ impl<'t> Scheduler<'t> {
                 job.auth_generation = auth.generation();
                 job.attempt += 1;
                 self.stats.requests += 1;
+                self.note_start(now);
                 let id = self.next_id;
                 self.next_id += 1;
                 // A request that cannot even start is answered like one that failed on the wire.
@@ -194,7 +208,7 @@ impl<'t> Scheduler<'t> {
                 let wake_at = delayed
                     .iter()
                     .map(|job| job.not_before_ms)
-                    .chain((!ready.is_empty()).then_some(self.paused_until_ms.max(now + 1)))
+                    .chain((!ready.is_empty()).then_some(self.next_start_ms().max(now + 1)))
                     .min();
                 if in_flight.is_empty() && wake_at.is_none() {
                     continue;
@@ -232,9 +246,7 @@ impl<'t> Scheduler<'t> {
                 let outcome = match verdict {
                     Verdict::Retry { after_ms, rate_limited } => {
                         if rate_limited {
-                            self.stats.rate_limited += 1;
-                            self.paused_until_ms = self.paused_until_ms.max(now + after_ms);
-                            self.window = (self.window / 2.0).max(1.0);
+                            self.rate_limited(now, after_ms);
                         }
                         if now + after_ms < self.deadline_ms {
                             self.stats.retries += 1;
@@ -268,6 +280,35 @@ impl<'t> Scheduler<'t> {
             }
         }
         Ok(())
+    }
+
+    /// When the next request may start: after any pause, and paced once a limit was learnt.
+    fn next_start_ms(&self) -> u64 {
+        let paced = self.pace_ms.map_or(0, |pace| self.last_start_ms + pace);
+        self.paused_until_ms.max(paced)
+    }
+
+    fn note_start(&mut self, now: u64) {
+        self.last_start_ms = now;
+        self.recent_starts.push_back(now);
+        while self.recent_starts.front().is_some_and(|&t| t + RATE_WINDOW_MS < now) {
+            self.recent_starts.pop_front();
+        }
+    }
+
+    /// A 429: pause everyone until Retry-After, halve the window, and pace requests just under
+    /// the rate that got through in the last minute, so the limit is met instead of hit again.
+    fn rate_limited(&mut self, now: u64, retry_after_ms: u64) {
+        self.stats.rate_limited += 1;
+        self.paused_until_ms = self.paused_until_ms.max(now + retry_after_ms);
+        self.window = (self.window / 2.0).max(1.0);
+        // The attempt that was refused is in `recent_starts` too; it did not get through.
+        self.recent_starts.pop_back();
+        let got_through = self.recent_starts.len() as f64;
+        if got_through >= 1.0 {
+            let pace = (RATE_WINDOW_MS as f64 / (got_through * RATE_HEADROOM)).ceil() as u64;
+            self.pace_ms = Some(self.pace_ms.map_or(pace, |p| p.max(pace)));
+        }
     }
 
     fn finish<C>(
@@ -396,6 +437,31 @@ mod tests {
         assert!(results.iter().all(|(_, r)| r.as_ref().unwrap().status == 200));
         assert_eq!(http.stats.rate_limited, 1);
         assert!(http.now_ms() - started >= 2_000, "nothing is sent before Retry-After passes");
+    }
+
+    #[test]
+    fn a_learnt_rate_limit_keeps_429s_rare() {
+        // A service allowing 100 requests per sliding minute, as the simulators and ConnectWise do.
+        let clock = Rc::new(Cell::new(0));
+        let now = clock.clone();
+        let mut accepted: VecDeque<u64> = VecDeque::new();
+        let mut transport = FakeTransport::with_clock(clock, move |_| {
+            let now = now.get();
+            while accepted.front().is_some_and(|&t| t + 60_000 <= now) {
+                accepted.pop_front();
+            }
+            if accepted.len() >= 100 {
+                let wait = accepted.front().map_or(1, |&t| (t + 60_000 - now).div_ceil(1000));
+                return Reply::status(429).with_header("Retry-After", &wait.to_string());
+            }
+            accepted.push_back(now);
+            Reply::status(200)
+        });
+        let mut http = Scheduler::new(&mut transport, RetryPolicy { max_attempts: 20, ..RetryPolicy::default() }, 8, 3_600_000);
+        let results = collect(&mut http, &mut NoAuth, (0..400).map(|i| (i, get("/x"))).collect());
+        assert!(results.iter().all(|(_, r)| r.as_ref().unwrap().status == 200), "every request got through");
+        let share = http.stats.rate_limited as f64 / http.stats.requests as f64;
+        assert!(share < 0.02, "{} of {} requests were rate limited", http.stats.rate_limited, http.stats.requests);
     }
 
     #[test]
