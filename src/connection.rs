@@ -41,7 +41,8 @@ impl Tuning {
                 max_attempts: bounded("max_attempts", tuning.max_attempts, 10, 20)?,
                 ..RetryPolicy::default()
             },
-            max_response_bytes: 64 * 1024 * 1024,
+            // The largest real answers (a 1000-company page, every account) are a few MB.
+            max_response_bytes: 16 * 1024 * 1024,
         })
     }
 }

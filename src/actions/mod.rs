@@ -6,6 +6,9 @@ pub mod match_companies;
 pub mod post_tickets;
 pub mod test_connection;
 
+#[cfg(test)]
+mod hostile_tests;
+
 use crate::connection::{self, Tuning};
 use crate::error::Error;
 use crate::http::{Scheduler, Transport};
