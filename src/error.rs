@@ -24,6 +24,15 @@ impl Error {
 
     /// A request that got no usable answer, after retries.
     pub fn unreachable(service: &str, error: &HttpError) -> Error {
+        if let HttpError::Transport { error: e, .. } = error
+            && e.kind == crate::http::TransportErrorKind::TooLarge
+        {
+            return Error::new(
+                format!("{service} sent an answer larger than the plugin accepts."),
+                format!("Narrow the request (fewer accounts or tickets per run), or report this to {service} support."),
+                error.to_string(),
+            );
+        }
         let assistance = match error {
             HttpError::OutcomeUnknown { .. } => {
                 "The change may or may not have been applied. Run the action again: it checks before writing.".to_string()

@@ -11,6 +11,15 @@ use std::collections::{HashMap, VecDeque};
 const RATE_WINDOW_MS: u64 = 60_000;
 /// Once limited, stay this far below the rate that got through.
 const RATE_HEADROOM: f64 = 0.9;
+/// Fewer requests than this in a minute tell nothing about a limit (a stray 429 under load).
+const RATE_MIN_SAMPLE: usize = 50;
+/// Pacing never goes slower than this between starts (600 a minute; the services' limits are
+/// about 1000). Stray 429s under a slowed run would otherwise teach an ever lower "limit"; a
+/// lower real limit is still met through the Retry-After pauses.
+const MAX_PACE_MS: f64 = 100.0;
+/// Each success relaxes the pace a little, so a stray 429 does not slow a run for good; a real
+/// limit is met again only rarely (about once per 1/(1-x) requests).
+const PACE_RELAX: f64 = 0.995;
 
 /// Adds credentials to requests. One implementation per service and auth mode.
 pub trait Auth {
@@ -74,8 +83,8 @@ pub struct Scheduler<'t> {
     paused_until_ms: u64,
     /// Start times of recent attempts that were not rate limited, to learn the service's limit.
     recent_starts: VecDeque<u64>,
-    /// Once a 429 was seen: the least time between two request starts.
-    pace_ms: Option<u64>,
+    /// Once a rate limit was learnt: the least time between two request starts.
+    pace_ms: Option<f64>,
     last_start_ms: u64,
     next_id: u64,
     /// Completions that `send` saw while waiting for its own, owed to a running `run`.
@@ -266,6 +275,7 @@ impl<'t> Scheduler<'t> {
                     Verdict::Done => {
                         if matches!(&result, Ok(r) if r.status != 429) {
                             self.window = (self.window + 1.0 / self.window).min(self.max_in_flight as f64);
+                            self.pace_ms = self.pace_ms.map(|p| p * PACE_RELAX).filter(|p| *p >= 1.0);
                         }
                         result.map_err(|error| HttpError::Transport {
                             request: job.request.describe(),
@@ -284,7 +294,7 @@ impl<'t> Scheduler<'t> {
 
     /// When the next request may start: after any pause, and paced once a limit was learnt.
     fn next_start_ms(&self) -> u64 {
-        let paced = self.pace_ms.map_or(0, |pace| self.last_start_ms + pace);
+        let paced = self.pace_ms.map_or(0, |pace| self.last_start_ms + pace as u64);
         self.paused_until_ms.max(paced)
     }
 
@@ -304,10 +314,10 @@ impl<'t> Scheduler<'t> {
         self.window = (self.window / 2.0).max(1.0);
         // The attempt that was refused is in `recent_starts` too; it did not get through.
         self.recent_starts.pop_back();
-        let got_through = self.recent_starts.len() as f64;
-        if got_through >= 1.0 {
-            let pace = (RATE_WINDOW_MS as f64 / (got_through * RATE_HEADROOM)).ceil() as u64;
-            self.pace_ms = Some(self.pace_ms.map_or(pace, |p| p.max(pace)));
+        let got_through = self.recent_starts.len();
+        if got_through >= RATE_MIN_SAMPLE {
+            let pace = RATE_WINDOW_MS as f64 / (got_through as f64 * RATE_HEADROOM);
+            self.pace_ms = Some(self.pace_ms.map_or(pace, |p| p.max(pace)).min(MAX_PACE_MS));
         }
     }
 

@@ -152,24 +152,6 @@ fn wrong_credentials_and_contexts_are_explained() {
     expect_ok(&step);
 }
 
-/// A tiny server that answers every request with one fixed body: ARMOR gone wrong.
-fn broken_armor(body: &'static str) -> (String, std::thread::JoinHandle<()>) {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let handle = std::thread::spawn(move || {
-        // Bounded: the test makes a handful of requests.
-        for stream in listener.incoming().take(40) {
-            let Ok(mut stream) = stream else { break };
-            let mut buf = [0u8; 65536];
-            let _ = stream.read(&mut buf);
-            let response = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (url, handle)
-}
-
 #[test]
 fn malformed_answers_are_reported_not_trusted() {
     for (body, expected) in [
@@ -178,7 +160,7 @@ fn malformed_answers_are_reported_not_trusted() {
         (r#"{"accounts": []}"#, "malformed"),
         (r#"[{"name": "no id"}]"#, "malformed"),
     ] {
-        let (url, _server) = broken_armor(body);
+        let url = stub(40, move |_| http_response("200 OK", "", body.as_bytes()));
         let connection = json!({"armor": {"base_url": url, "account_id": 1001, "api_key": {"key_id": "k-Distinct", "secret_key": "s-Distinct-77"}},
             "tuning": {"max_attempts": 2}});
         let step = workflow(connection).run("get_accounts", json!({"include_addresses": false}));

@@ -86,3 +86,35 @@ pub fn save_output(step: &Step) {
     let text = serde_json::to_string_pretty(step.output()).unwrap();
     std::fs::write(dir.join(format!("action_{}.json", step.action)), text).unwrap();
 }
+
+/// A tiny HTTP server on 127.0.0.1 for misbehaving services: `answer` gets the request line
+/// ("GET /path HTTP/1.1") and returns the status line + headers + body. Serves at most
+/// `max_requests` connections, then stops. Returns its URL.
+pub fn stub(max_requests: usize, answer: impl Fn(&str) -> Vec<u8> + Send + 'static) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(max_requests) {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            // Skip the headers (and ignore any body: these stubs answer GETs).
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let _ = stream.write_all(&answer(request_line.trim()));
+        }
+    });
+    url
+}
+
+pub fn http_response(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
+    let mut response =
+        format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n{headers}\r\n", body.len())
+            .into_bytes();
+    response.extend_from_slice(body);
+    response
+}
