@@ -18,7 +18,7 @@ use std::sync::Arc;
 // Keys are short strings and ids that no adversary picks to collide: rustc's fast hasher beats
 // std's SipHash, which would be a large share of the run time.
 use rustc_hash::FxHashMap;
-use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+use unicode_normalization::char::{canonical_combining_class, decompose_canonical};
 
 /// A postal address; every part optional, since both systems leave parts out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -147,11 +147,10 @@ pub struct Matcher<'a> {
     by_compact: FxHashMap<String, Vec<usize>>,
     /// Token -> groups whose name contains it.
     by_token: FxHashMap<String, Vec<usize>>,
-    /// Token with one letter deleted -> groups. A token one edit away from a query token shares a
-    /// key with it (a symmetric-delete index): typo candidates come without comparing against every name.
-    /// The largest index by far (a key per letter of every distinct token); most keys come from a
-    /// single token and share its list (`Arc`) instead of each allocating a copy.
-    by_deletion: FxHashMap<String, Arc<[usize]>>,
+    /// Token with one letter deleted -> groups; `by_deletion[n]` holds the keys of `n` letters. A
+    /// token one edit away from a query token shares a key with it (a symmetric-delete index): typo
+    /// candidates come without comparing against every name.
+    by_deletion: Vec<FxHashMap<String, Arc<[usize]>>>,
 }
 
 struct NameGroup {
@@ -173,7 +172,7 @@ impl<'a> Matcher<'a> {
             group_of: FxHashMap::default(),
             by_compact: FxHashMap::default(),
             by_token: FxHashMap::default(),
-            by_deletion: FxHashMap::default(),
+            by_deletion: Vec::new(),
         };
         for (index, company) in companies.iter().enumerate() {
             if company.deleted && !options.include_deleted {
@@ -206,30 +205,46 @@ impl<'a> Matcher<'a> {
         }
 
         for (group, name) in matcher.groups.iter().enumerate() {
-            add(&mut matcher.by_compact, &compact(&name.normalized), group);
+            matcher.by_compact.entry(compact(&name.normalized)).or_default().push(group);
             for token in name.normalized.split(' ') {
                 add(&mut matcher.by_token, token, group);
             }
         }
-        // Sized up front: growing the largest index step by step would rehash it again and again.
-        let capacity = matcher.by_token.keys().filter(|t| typo_capable(t)).map(String::len).sum();
-        matcher.by_deletion.reserve(capacity);
-        let mut deleted = String::new();
+
+        // The largest index by far: a key per letter of every distinct token. Filled one length
+        // at a time, so that the table being filled stays in the processor's cache (much faster
+        // than one big table). Most keys come from a single token and share its list (`Arc`)
+        // rather than each allocating a copy.
+        let mut typo_tokens_by_length: Vec<Vec<(&String, &Vec<usize>)>> = Vec::new();
         for (token, groups) in &matcher.by_token {
-            if !typo_capable(token) {
-                continue;
+            if typo_capable(token) {
+                if typo_tokens_by_length.len() <= token.len() {
+                    typo_tokens_by_length.resize_with(token.len() + 1, Vec::new);
+                }
+                if let Some(tokens) = typo_tokens_by_length.get_mut(token.len()) {
+                    tokens.push((token, groups));
+                }
             }
-            let shared: Arc<[usize]> = Arc::from(groups.as_slice());
-            for skip in 0..token.len() {
-                delete_at(token, skip, &mut deleted);
-                match matcher.by_deletion.get_mut(deleted.as_str()) {
-                    // Rare: two tokens one deletion apart ("contoso" / "contaso" -> "contso").
-                    Some(list) => *list = list.iter().chain(groups).copied().collect(),
-                    None => {
-                        matcher.by_deletion.insert(deleted.clone(), Arc::clone(&shared));
+        }
+        let mut deleted = String::new();
+        // Tokens of n + 1 letters give the keys of n letters.
+        for tokens in typo_tokens_by_length.iter().skip(1) {
+            let mut index: FxHashMap<String, Arc<[usize]>> = FxHashMap::default();
+            for &(token, groups) in tokens {
+                let shared: Arc<[usize]> = Arc::from(groups.as_slice());
+                for skip in 0..token.len() {
+                    delete_at(token, skip, &mut deleted);
+                    match index.get_mut(deleted.as_str()) {
+                        // Rare: another token, or another letter of this one, gave the same key
+                        // ("contoso" / "contaso" -> "contso"; "contosso" -> "contoso" twice).
+                        Some(list) => *list = list.iter().chain(groups).copied().collect(),
+                        None => {
+                            index.insert(deleted.clone(), Arc::clone(&shared));
+                        }
                     }
                 }
             }
+            matcher.by_deletion.push(index);
         }
         matcher
     }
@@ -302,11 +317,11 @@ impl<'a> Matcher<'a> {
         for token in normalized.split(' ') {
             collect(&self.by_token, token, &mut groups);
             if typo_capable(token) {
-                collect(&self.by_deletion, token, &mut groups); // a letter missing here
+                self.collect_deletion(token, &mut groups); // a letter missing here
                 for skip in 0..token.len() {
                     delete_at(token, skip, &mut deleted);
                     collect(&self.by_token, &deleted, &mut groups); // a letter too many here
-                    collect(&self.by_deletion, &deleted, &mut groups); // a letter changed or swapped
+                    self.collect_deletion(&deleted, &mut groups); // a letter changed or swapped
                 }
             }
         }
@@ -375,6 +390,13 @@ impl<'a> Matcher<'a> {
             },
         };
         self.accept(account, company, Method::FuzzyName, confidence)
+    }
+
+    /// Adds the groups under `key` in `by_deletion`, as [`collect`] does.
+    fn collect_deletion(&self, key: &str, groups: &mut Vec<usize>) {
+        if let Some(index) = self.by_deletion.get(key.len()) {
+            collect(index, key, groups);
+        }
     }
 
     fn group_candidate(&self, scored: &Scored) -> Option<Candidate> {
@@ -501,23 +523,25 @@ fn flush_initials<'s>(initials: &mut String, words: &mut Vec<Cow<'s, str>>) {
 }
 
 /// Lower-case ASCII letters and digits, and other scripts' letters lower-cased, separated by spaces.
-/// Accents go: compatibility decomposition (NFKD: "é" -> "e" + accent, "ﬁ" -> "fi", full-width
-/// "Ｃ" -> "C"), then the accent is dropped; the few Latin letters that do not decompose come from
-/// [`latin_letter`].
+/// Accents go: canonical decomposition (NFD: "é" -> "e" + accent), then the accent is dropped.
+/// Full-width forms are their ASCII characters; the few Latin letters that do not decompose come
+/// from [`latin_letter`].
 fn fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
+        // "Ｃｏｎｔｏｓｏ ＆ Ｃｏ" is "Contoso & Co".
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
         if c.is_ascii() {
             push_ascii(&mut out, c);
         } else if is_apostrophe(c) {
-            // dropped, as in push_ascii; before decomposing, which turns "´" into a space and an accent
-        } else if c == '\u{FF06}' {
-            out.push_str(" and ");
-        } else if c.is_alphanumeric() || is_combining_mark(c) {
-            decompose_compatible(c, |part| fold_part(part, &mut out));
+            // dropped, as in push_ascii
+        } else if c.is_alphanumeric() || is_mark(c) {
+            decompose_canonical(c, |part| fold_part(part, &mut out));
         } else {
-            // Symbols and emoji are separators; decomposing them would make words ("™" -> "TM").
-            out.push(' ');
+            out.push(' '); // symbols and emoji
         }
     }
     out
@@ -527,9 +551,9 @@ fn fold(text: &str) -> String {
 fn fold_part(c: char, out: &mut String) {
     if c.is_ascii() {
         push_ascii(out, c);
-    } else if is_apostrophe(c) || is_accent(c) {
-        // "ŉ" decomposes to an apostrophe and "n"
-    } else if c.is_alphanumeric() || is_combining_mark(c) {
+    } else if is_accent(c) {
+        // dropped
+    } else if c.is_alphanumeric() || is_mark(c) {
         for lower in c.to_lowercase() {
             match latin_letter(lower) {
                 Some(ascii) => out.push_str(ascii),
@@ -537,17 +561,30 @@ fn fold_part(c: char, out: &mut String) {
             }
         }
     } else {
-        out.push(' '); // "ŀ" decomposes to "l·"
+        out.push(' ');
     }
 }
 
 /// The combining diacritical marks that Latin, Greek and Cyrillic share: accents, dropped. The
-/// marks of other scripts (Devanagari vowel signs, Thai tones) are part of the letter and stay.
+/// marks of other scripts (Thai tones, Hebrew points, Devanagari signs) are part of the word and stay.
 fn is_accent(c: char) -> bool {
-    matches!(c, '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}' | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+    matches!(
+        c,
+        '\u{0300}'..='\u{036F}'
+            | '\u{1AB0}'..='\u{1AFF}'
+            | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}'
+            | '\u{FE20}'..='\u{FE2F}'
+    )
 }
 
-/// Lower-case Latin letters without a decomposition, spelled as they usually are in ASCII.
+/// A combining mark: part of the letter before it, not a separator.
+fn is_mark(c: char) -> bool {
+    canonical_combining_class(c) != 0
+}
+
+/// Lower-case Latin letters (and ligatures) without a canonical decomposition, spelled as they
+/// usually are in ASCII.
 fn latin_letter(c: char) -> Option<&'static str> {
     Some(match c {
         'ß' => "ss",
@@ -555,13 +592,24 @@ fn latin_letter(c: char) -> Option<&'static str> {
         'œ' => "oe",
         'ø' => "o",
         'đ' | 'ð' => "d",
-        'ł' => "l",
+        'ł' | 'ŀ' => "l",
         'þ' => "th",
         'ı' => "i",
         'ħ' => "h",
         'ŧ' => "t",
         'ŋ' => "ng",
         'ƒ' => "f",
+        'ſ' => "s",
+        'ĳ' => "ij",
+        'ǆ' => "dz",
+        'ǉ' => "lj",
+        'ǌ' => "nj",
+        'ﬀ' => "ff",
+        'ﬁ' => "fi",
+        'ﬂ' => "fl",
+        'ﬃ' => "ffi",
+        'ﬄ' => "ffl",
+        'ﬅ' | 'ﬆ' => "st",
         _ => return None,
     })
 }
@@ -855,6 +903,10 @@ mod tests {
             ("Macy's", "macys"),
             ("Macy\u{2019}s Inc", "macys"),
             ("Ｃｏｎｔｏｓｏ", "contoso"),
+            ("Straße Øresund Łódź", "strasse oresund lodz"),
+            ("Nguyễn Cafe\u{301}", "nguyen cafe"),
+            ("ﬁnance™", "finance"),
+            ("МОСКВА Αθήνα", "москва αθηνα"),
             ("The Company", "company"),
             ("Inc", "inc"),
             ("The", "the"),
