@@ -8,7 +8,7 @@ COMPONENT := $(TARGET)/wasm32-wasip2/component/psa_bridge.wasm
 HOST      := $(TARGET)/release/psa-bridge-host
 SIM       := $(TARGET)/release/psa-bridge-sim
 
-.PHONY: all build component host toolchain test unit e2e validate demo bench clean
+.PHONY: all build component host toolchain test unit e2e jco validate demo bench clean
 
 all: build
 
@@ -27,7 +27,19 @@ build: component host
 # against the simulators on 127.0.0.1), then the platform's validator on spec, help and real outputs.
 test: build
 	PSA_BRIDGE_COMPONENT=$(abspath $(COMPONENT)) $(CARGO) test --release --workspace
+	$(MAKE) --no-print-directory jco
 	$(MAKE) --no-print-directory validate
+
+# The component unchanged in another host: jco transpiles it to JavaScript and runs test_connection
+# and get_accounts on Node (preview2-shim) against the simulators. npm ci reruns only when the lock changes.
+JCO_DEPS := tests/jco/node_modules/.package-lock.json
+
+$(JCO_DEPS): tests/jco/package.json tests/jco/package-lock.json
+	cd tests/jco && npm ci --no-audit --no-fund
+	@touch $@
+
+jco: build $(JCO_DEPS)
+	node tests/jco/run.mjs --component $(abspath $(COMPONENT)) --sim $(abspath $(SIM)) --timeout 120
 
 validate:
 	bash tests/validate/run.sh --require-outputs
