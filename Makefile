@@ -41,8 +41,11 @@ $(JCO_DEPS): tests/jco/package.json tests/jco/package-lock.json
 jco: build $(JCO_DEPS)
 	node tests/jco/run.mjs --component $(abspath $(COMPONENT)) --sim $(abspath $(SIM)) --timeout 120
 
+# The 23 validators on the real outputs of the end-to-end run, then proof that they catch a broken
+# spec, help or output (each broken on purpose in a temp copy).
 validate:
 	bash tests/validate/run.sh --require-outputs
+	bash tests/validate/run.sh --self-test
 
 demo: build
 	$(TARGET)/release/psa-bridge-demo
