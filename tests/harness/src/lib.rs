@@ -15,10 +15,32 @@ use message::ActionStart;
 use outbound::OutboundPolicy;
 use plugin::{CallOptions, Plugin};
 use serde_json::Value;
+use std::time::Duration;
 
 /// Runs one action_start message (`test` forces test_connection) and answers the action_event.
 /// Never fails: every problem becomes a status-error event. The bool says whether it is ok.
 pub async fn run_message(plugin: &Plugin, text: &str, test: bool, options: &CallOptions) -> (Value, bool) {
+    let (event, ok, _) = run_message_with_stats(plugin, text, test, options).await;
+    (event, ok)
+}
+
+/// What one call of the component cost (the benchmark reports these).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CallStats {
+    /// The largest the instance's linear memory grew.
+    pub peak_memory_bytes: usize,
+    pub instantiate_time: Duration,
+    pub call_time: Duration,
+}
+
+/// [`run_message`], plus the call's stats: `None` when the message never reached the component
+/// (malformed) or the component stopped unexpectedly.
+pub async fn run_message_with_stats(
+    plugin: &Plugin,
+    text: &str,
+    test: bool,
+    options: &CallOptions,
+) -> (Value, bool, Option<CallStats>) {
     let start = match message::parse_action_start(text) {
         Ok(start) => start,
         Err(problem) => {
@@ -27,7 +49,7 @@ pub async fn run_message(plugin: &Plugin, text: &str, test: bool, options: &Call
                 "Send an action_start message as described in help.md (the harness's `sample` command prints one).",
                 "",
             );
-            return (message::event_error(error, "", &Value::Object(Default::default())), false);
+            return (message::event_error(error, "", &Value::Object(Default::default())), false, None);
         }
     };
     let ActionStart { action, meta, input, connection } = start;
@@ -40,22 +62,29 @@ pub async fn run_message(plugin: &Plugin, text: &str, test: bool, options: &Call
                 "Correct the field named above; the spec (plugin.spec.yaml) lists every input and its type.",
                 "",
             );
-            return (message::event_error(error, "", &meta), false);
+            return (message::event_error(error, "", &meta), false, None);
         }
     };
     let policy = OutboundPolicy::from_connection(&connection, options.allow_loopback);
     match plugin.call(&action, params, policy, options).await {
-        Ok(outcome) => match outcome.result {
-            Ok(output) => (message::event_ok(output, &outcome.log, &meta), true),
-            Err(error) => (message::event_error(error, &outcome.log, &meta), false),
-        },
+        Ok(outcome) => {
+            let stats = CallStats {
+                peak_memory_bytes: outcome.peak_memory_bytes,
+                instantiate_time: outcome.instantiate_time,
+                call_time: outcome.call_time,
+            };
+            match outcome.result {
+                Ok(output) => (message::event_ok(output, &outcome.log, &meta), true, Some(stats)),
+                Err(error) => (message::event_error(error, &outcome.log, &meta), false, Some(stats)),
+            }
+        }
         Err(failure) => {
             let error = message::error(
                 format!("The plugin stopped unexpectedly while running {action}."),
                 "Run it again; if it happens again, report it with the data below.",
                 format!("{failure:#}"),
             );
-            (message::event_error(error, "", &meta), false)
+            (message::event_error(error, "", &meta), false, None)
         }
     }
 }
