@@ -1,6 +1,7 @@
 //! The one error type of every action: the WIT `plugin-error` (cause, assistance, data).
 
 use crate::http::{HttpError, Response};
+use crate::lenient;
 pub use crate::types::PluginError as Error;
 
 impl Error {
@@ -84,4 +85,19 @@ impl Error {
 
 pub fn redact(text: &str, secrets: &[String]) -> String {
     secrets.iter().filter(|s| s.len() >= 3).fold(text.to_string(), |text, secret| text.replace(secret.as_str(), "********"))
+}
+
+/// A 2xx answer of `service` decoded as `T`; no answer, another status (explained by
+/// `status_error`) or a body of the wrong shape is a clear error about `what`.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    service: &str,
+    what: &str,
+    outcome: Result<Response, HttpError>,
+    status_error: impl FnOnce(&Response) -> Error,
+) -> Result<T, Error> {
+    let response = outcome.map_err(|e| Error::unreachable(service, &e))?;
+    if !response.is_success() {
+        return Err(status_error(&response));
+    }
+    lenient::from_json(&response.body).map_err(|problem| Error::malformed(service, what, problem))
 }

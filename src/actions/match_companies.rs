@@ -160,7 +160,8 @@ fn read_companies(ctx: &mut Context, cw: &ConnectWise, include_deleted: bool) ->
     Ok(companies)
 }
 
-fn company_record(company: &Company) -> CompanyRecord {
+/// A company as matching sees it (also used by the benchmark).
+pub fn company_record(company: &Company) -> CompanyRecord {
     let fields = company.custom_fields.as_deref().unwrap_or_default();
     CompanyRecord {
         id: company.id,

@@ -83,11 +83,7 @@ impl ArmorApi {
 
     /// A 2xx answer decoded as `T`; anything else a clear error about `what`.
     pub fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, outcome: Result<Response, HttpError>) -> Result<T, Error> {
-        let response = outcome.map_err(|e| Error::unreachable(SERVICE, &e))?;
-        if !response.is_success() {
-            return Err(self.status_error(what, &response));
-        }
-        lenient::from_json(&response.body).map_err(|problem| Error::malformed(SERVICE, what, problem))
+        crate::error::decode(SERVICE, what, outcome, |response| self.status_error(what, response))
     }
 
     pub fn status_error(&self, what: &str, response: &Response) -> Error {

@@ -10,7 +10,7 @@
 use anyhow::{Context, Result, bail};
 use psa_bridge::connectwise::custom_fields;
 use psa_bridge::connectwise::models::Company;
-use psa_bridge::matching::{self, AccountRecord, CompanyRecord, Decision, MatchOptions};
+use psa_bridge::matching::{self, AccountRecord, Decision, MatchOptions};
 use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::{CallStats, run_message_with_stats};
 use psa_bridge_sim::{Dataset, Faults, SimConfig, Simulators};
@@ -334,21 +334,7 @@ fn native_matching(dataset: &Dataset) -> Result<(f64, usize)> {
     let mut companies = Vec::new();
     for value in &dataset.connectwise.companies {
         let company: Company = serde_json::from_value(value.clone()).context("a generated company")?;
-        let fields = company.custom_fields.as_deref().unwrap_or_default();
-        companies.push(CompanyRecord {
-            id: company.id,
-            identifier: company.identifier.clone().unwrap_or_default(),
-            name: company.name.clone().unwrap_or_default(),
-            address: matching::Address {
-                line1: company.address_line1.clone(),
-                city: company.city.clone(),
-                state: company.state.clone(),
-                postal_code: company.zip.clone(),
-                country: company.country.as_ref().and_then(|c| c.name.clone().or(c.identifier.clone())),
-            },
-            deleted: company.deleted_flag,
-            armor_id: custom_fields::stamped_account(fields),
-        });
+        companies.push(psa_bridge::actions::match_companies::company_record(&company));
     }
     let options = MatchOptions::default();
     let mut best = f64::MAX;
