@@ -187,9 +187,21 @@ fn load_cached(engine: &Engine, wasm: &Path, bytes: &[u8]) -> Result<(Component,
     let component = Component::new(engine, bytes).context("the file is not a valid WebAssembly component")?;
     if let Ok(serialized) = component.serialize() {
         // A read-only location only costs the next run a compile.
-        let _ = std::fs::write(&cache, serialized);
+        let _ = write_atomically(&cache, &serialized);
     }
     Ok((component, false))
+}
+
+/// Writes beside `path` and renames into place. Another process may be mapping the cache file
+/// while this one writes it (tests run in parallel): a plain write would let it map code that is
+/// half written or truncated, which runs as random memory faults in the guest.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let unique = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let partial = path.with_extension(format!("{}.{unique}.partial", std::process::id()));
+    std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path)).inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
 }
 
 pub struct HostState {
@@ -229,5 +241,28 @@ impl ResourceLimiter for PeakLimiter {
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         Ok(desired <= 1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_atomically;
+    use std::io::Read;
+
+    #[test]
+    fn a_reader_of_the_cache_never_sees_a_rewrite_half_done() {
+        let dir = std::env::temp_dir().join(format!("psa-bridge-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cache = dir.join("c.0123.cwasm");
+        write_atomically(&cache, &[1; 4096]).unwrap();
+        let mut reader = std::fs::File::open(&cache).unwrap();
+        write_atomically(&cache, &[2; 10]).unwrap();
+        let mut seen = Vec::new();
+        reader.read_to_end(&mut seen).unwrap();
+        assert_eq!(seen, vec![1; 4096], "the open file was changed under its reader");
+        assert_eq!(std::fs::read(&cache).unwrap(), vec![2; 10]);
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left.len(), 1, "partial files left behind: {left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
