@@ -3,7 +3,7 @@
 
 use super::error_message;
 use crate::error::Error;
-use crate::http::{Auth, Method, Origin, Request, Scheduler};
+use crate::http::{Auth, Method, Origin, Request, Response, Scheduler};
 use crate::lenient;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -16,6 +16,9 @@ pub enum ArmorAuth {
     Password(PasswordAuth),
     ApiKey(ApiKeyAuth),
 }
+
+/// Login codes tried in one login before giving up.
+const CODES_PER_LOGIN: u32 = 3;
 
 pub struct PasswordAuth {
     pub origin: Rc<Origin>,
@@ -35,16 +38,34 @@ impl PasswordAuth {
         PasswordAuth { origin, username, password, token: None, generation: 0 }
     }
 
+    /// Authorize, then exchange the code for a token. A code is good for one exchange: when the
+    /// answer to an exchange is lost and its retry is refused as "already used", a new code is
+    /// fetched rather than failing.
     fn log_in(&mut self, http: &mut Scheduler) -> Result<(), Error> {
+        let mut codes = 0;
+        loop {
+            codes += 1;
+            let code = self.authorize(http)?;
+            match self.exchange(http, &code)? {
+                Ok(token) => {
+                    self.token = Some(token);
+                    self.generation += 1;
+                    return Ok(());
+                }
+                Err(refused) if refused.status == 401 && codes < CODES_PER_LOGIN => continue,
+                Err(refused) => {
+                    let message = error_message(&refused);
+                    return Err(Error::status("ARMOR", "exchanging the login code for a token", &refused, &message));
+                }
+            }
+        }
+    }
+
+    fn authorize(&self, http: &mut Scheduler) -> Result<String, Error> {
         #[derive(Deserialize)]
         struct Code {
             #[serde(deserialize_with = "lenient::text")]
             code: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Token {
-            #[serde(deserialize_with = "lenient::text")]
-            access_token: Option<String>,
         }
         let authorize = Request::new(Method::Post, &self.origin, "/auth/authorize")
             .header("accept", "application/json")
@@ -69,25 +90,32 @@ impl PasswordAuth {
             }
             _ => return Err(Error::status("ARMOR", "logging in", &response, &error_message(&response))),
         }
-        let code = lenient::from_json::<Code>(&response.body)
+        lenient::from_json::<Code>(&response.body)
             .map_err(|e| Error::malformed("ARMOR", "the login", e))?
             .code
-            .ok_or_else(|| Error::malformed("ARMOR", "the login", "no `code` in the answer"))?;
+            .ok_or_else(|| Error::malformed("ARMOR", "the login", "no `code` in the answer"))
+    }
+
+    /// The token for `code`, or ARMOR's answer refusing it.
+    fn exchange(&self, http: &mut Scheduler, code: &str) -> Result<Result<String, Response>, Error> {
+        #[derive(Deserialize)]
+        struct Token {
+            #[serde(deserialize_with = "lenient::text")]
+            access_token: Option<String>,
+        }
         let exchange = Request::new(Method::Post, &self.origin, "/auth/token")
             .header("accept", "application/json")
             .json_body(&json!({ "code": code, "grant_type": "authorization_code" }))
             .retry_safe();
         let response = http.send(exchange).map_err(|e| Error::unreachable("ARMOR", &e))?;
         if !response.is_success() {
-            return Err(Error::status("ARMOR", "exchanging the login code for a token", &response, &error_message(&response)));
+            return Ok(Err(response));
         }
         let token = lenient::from_json::<Token>(&response.body)
             .map_err(|e| Error::malformed("ARMOR", "the token request", e))?
             .access_token
             .ok_or_else(|| Error::malformed("ARMOR", "the token request", "no `access_token` in the answer"))?;
-        self.token = Some(token);
-        self.generation += 1;
-        Ok(())
+        Ok(Ok(token))
     }
 }
 
@@ -166,5 +194,35 @@ mod tests {
         assert_ne!(header, key.authorization(&request, "abd", 1_700_000_000));
         let post = Request::new(Method::Post, &origin, "/x").json_body(&json!({"a": 1}));
         assert_ne!(key.authorization(&post, "abc", 1), key.authorization(&Request::new(Method::Post, &origin, "/x"), "abc", 1));
+    }
+
+    /// The answer to the first exchange is lost after ARMOR used the code; its retry is refused
+    /// as "already used". The login fetches a new code instead of failing.
+    #[test]
+    fn a_code_used_by_a_lost_exchange_is_replaced_by_a_new_one() {
+        use crate::http::fake::{FakeTransport, Reply};
+        use crate::http::{RetryPolicy, TransportError, TransportErrorKind};
+        let (mut codes, mut exchanges) = (0, 0);
+        let mut transport = FakeTransport::new(|request| match request.path.as_str() {
+            "/auth/authorize" => {
+                codes += 1;
+                Reply::json(200, &json!({"code": format!("code-{codes}")}))
+            }
+            _ => {
+                exchanges += 1;
+                let body = String::from_utf8_lossy(&request.body);
+                match exchanges {
+                    1 => Reply::error(TransportError::new(TransportErrorKind::Connection, "connection closed")),
+                    _ if body.contains("code-1") => Reply::json(401, &json!({"message": "The authorization code is already used."})),
+                    _ => Reply::json(200, &json!({"access_token": "tok-2"})),
+                }
+            }
+        });
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let origin = Rc::new(Origin::parse("https://api.armor.com").unwrap());
+        let mut auth = PasswordAuth::new(origin, "user".into(), "pw".into());
+        auth.log_in(&mut http).unwrap();
+        assert_eq!(auth.token.as_deref(), Some("tok-2"));
+        assert_eq!(auth.generation, 1);
     }
 }
