@@ -5,7 +5,7 @@ use super::Context;
 use crate::armor::Armor;
 use crate::connectwise::conditions::Condition;
 use crate::connectwise::custom_fields::{self, Stamp};
-use crate::connectwise::models::{Company, CustomField};
+use crate::connectwise::models::{Company, CustomField, CustomFields};
 use crate::connectwise::{ConnectWise, SERVICE, paging, query};
 use crate::error::Error;
 use crate::http::{Flow, Method, NoAuth, Request, Response};
@@ -19,6 +19,13 @@ use serde_json::json;
 use std::collections::HashMap;
 
 const FIELDS: &str = "id,identifier,name,addressLine1,city,state,zip,country,deletedFlag,customFields";
+
+/// The companies as the match needs them: match records, and beside each its custom fields as
+/// sent, parsed again only if it is matched and written.
+struct Companies {
+    records: Vec<CompanyRecord>,
+    custom_fields: Vec<Option<CustomFields>>,
+}
 
 enum Job {
     Patch(usize),
@@ -46,10 +53,10 @@ pub fn run(ctx: &mut Context, input: MatchCompaniesInput) -> Result<MatchCompani
             super::get_accounts::fetch(ctx, &mut armor, context, &everything)?
         }
     };
-    let companies = read_companies(ctx, &cw, options.include_deleted)?;
-    log::info(format!("matching {} ARMOR accounts against {} {SERVICE} companies", accounts.len(), companies.len()));
-    if let Some(fields) = companies.iter().find_map(|c| c.custom_fields.as_ref()) {
-        let missing = custom_fields::missing_captions(fields);
+    let Companies { records, custom_fields } = read_companies(ctx, &cw, options.include_deleted)?;
+    log::info(format!("matching {} ARMOR accounts against {} {SERVICE} companies", accounts.len(), records.len()));
+    if let Some(fields) = custom_fields.iter().find_map(|f| f.as_ref().and_then(|f| f.parse().ok())) {
+        let missing = custom_fields::missing_captions(&fields);
         if !missing.is_empty() {
             return Err(Error::new(
                 format!("{SERVICE} has no company custom field(s) {}.", missing.join(", ")),
@@ -61,7 +68,6 @@ pub fn run(ctx: &mut Context, input: MatchCompaniesInput) -> Result<MatchCompani
     }
 
     let matching_started = ctx.http.now_ms();
-    let records: Vec<CompanyRecord> = companies.iter().map(company_record).collect();
     let overrides = resolve_overrides(&input.overrides.unwrap_or_default(), &records)?;
     let matcher = matching::Matcher::new(&records, &options);
     let mut decisions: Vec<Decision> = accounts
@@ -85,26 +91,30 @@ pub fn run(ctx: &mut Context, input: MatchCompaniesInput) -> Result<MatchCompani
     for (account, decision) in accounts.iter().zip(decisions) {
         match decision {
             Decision::Matched { company, method, confidence } => {
-                let c = &companies[company];
-                let fields = c.custom_fields.clone().unwrap_or_default();
                 let stamp = Stamp { account_id: account.id, account_name: account.name.clone(), parent_id: account.parent_id };
-                let write = custom_fields::stamped(&fields, &stamp, &now);
-                let update = match (&write, dry_run) {
-                    (None, _) => FieldUpdate::Unchanged,
-                    (Some(_), true) => FieldUpdate::WouldUpdate,
-                    (Some(_), false) => FieldUpdate::Updated,
+                let company_id = records[company].id;
+                // Fields that can't be read are never written: that could wipe the ones we didn't understand.
+                let (write, error) = match custom_fields[company].as_ref().map(CustomFields::parse).transpose() {
+                    Ok(fields) => (custom_fields::stamped(&fields.unwrap_or_default(), &stamp, &now), None),
+                    Err(problem) => (None, Some(unreadable_fields(company_id, problem))),
+                };
+                let update = match (&write, &error, dry_run) {
+                    (_, Some(_), _) => FieldUpdate::Failed,
+                    (None, _, _) => FieldUpdate::Unchanged,
+                    (Some(_), _, true) => FieldUpdate::WouldUpdate,
+                    (Some(_), _, false) => FieldUpdate::Updated,
                 };
                 let method = if overrides.contains_key(&account.id) { MatchMethod::Override } else { wit_method(method) };
                 matched.push(CompanyMatch {
                     armor_id: account.id,
                     armor_name: account.name.clone(),
-                    company_id: c.id,
+                    company_id,
                     company_identifier: records[company].identifier.clone(),
                     company_name: records[company].name.clone(),
                     method,
                     confidence,
                     update,
-                    error: None,
+                    error,
                 });
                 writes.push(if dry_run { None } else { write });
             }
@@ -144,25 +154,28 @@ pub fn run(ctx: &mut Context, input: MatchCompaniesInput) -> Result<MatchCompani
     Ok(MatchCompaniesOutput { matched, ambiguous, unmatched, counts, dry_run })
 }
 
-fn read_companies(ctx: &mut Context, cw: &ConnectWise, include_deleted: bool) -> Result<Vec<Company>, Error> {
+/// Every company, reduced page by page as pages arrive, so raw pages are never all held at once.
+fn read_companies(ctx: &mut Context, cw: &ConnectWise, include_deleted: bool) -> Result<Companies, Error> {
     let mut params = vec![("fields", FIELDS), ("orderBy", "id asc")];
     let not_deleted = Condition::eq("deletedFlag", false).to_string();
     if !include_deleted {
         params.push(("conditions", &not_deleted));
     }
-    let mut companies: Vec<Company> = Vec::new();
-    paging::for_each_page(cw, &mut ctx.http, &format!("/company/companies?{}", query(&params)), "companies", |page| {
-        companies.extend(page)
+    let mut companies: Vec<(CompanyRecord, Option<CustomFields>)> = Vec::new();
+    paging::for_each_page(cw, &mut ctx.http, &format!("/company/companies?{}", query(&params)), "companies", |page: Vec<Company>| {
+        companies.extend(page.into_iter().map(|company| (company_record(&company), company.custom_fields)))
     })?;
     // Pages arrive in any order; matching must not depend on it.
-    companies.sort_by_key(|c| c.id);
-    companies.dedup_by_key(|c| c.id);
-    Ok(companies)
+    companies.sort_by_key(|(record, _)| record.id);
+    companies.dedup_by_key(|(record, _)| record.id);
+    let (records, custom_fields) = companies.into_iter().unzip();
+    Ok(Companies { records, custom_fields })
 }
 
-/// A company as matching sees it (also used by the benchmark).
+/// A company as matching sees it (also used by the benchmark). Custom fields that can't be read
+/// carry no ARMOR id; writing them is refused later.
 pub fn company_record(company: &Company) -> CompanyRecord {
-    let fields = company.custom_fields.as_deref().unwrap_or_default();
+    let fields = company.custom_fields.as_ref().and_then(|f| f.parse().ok()).unwrap_or_default();
     CompanyRecord {
         id: company.id,
         identifier: company.identifier.clone().unwrap_or_default(),
@@ -175,7 +188,7 @@ pub fn company_record(company: &Company) -> CompanyRecord {
             country: company.country.as_ref().and_then(|c| c.name.clone().or(c.identifier.clone())),
         },
         deleted: company.deleted_flag,
-        armor_id: custom_fields::stamped_account(fields),
+        armor_id: custom_fields::stamped_account(&fields),
     }
 }
 
@@ -313,6 +326,14 @@ fn revalidation_refusal(response: &Response) -> bool {
     let Ok(body) = crate::lenient::from_json::<crate::connectwise::models::ErrorBody>(&response.body) else { return false };
     let fields: Vec<String> = body.errors.unwrap_or_default().into_iter().filter_map(|e| e.field).collect();
     !fields.is_empty() && fields.iter().all(|f| !f.to_ascii_lowercase().starts_with("customfield"))
+}
+
+fn unreadable_fields(company_id: u64, problem: String) -> Error {
+    Error::new(
+        format!("The custom fields of {SERVICE} company {company_id} could not be read, so they were not changed."),
+        "Check the company's custom fields in ConnectWise; if they look right, report this with the data below.",
+        problem,
+    )
 }
 
 fn fail(entry: &mut CompanyMatch, error: Error) {

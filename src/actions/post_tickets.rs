@@ -372,10 +372,8 @@ fn find_board(ctx: &mut Context, cw: &ConnectWise, name: &str) -> Result<Board, 
     exact.or(boards.first()).cloned().ok_or_else(|| {
         Error::new(
             format!("ConnectWise has no service board named {name:?}."),
-            format!(
-                "Create it in ConnectWise under System > Setup Tables > Service Board, with the statuses your ARMOR \
-                 tickets use (e.g. New, In Progress, Completed, Closed), or name an existing board in the `board` input."
-            ),
+            "Create it in ConnectWise under System > Setup Tables > Service Board, with the statuses your ARMOR \
+             tickets use (e.g. New, In Progress, Completed, Closed), or name an existing board in the `board` input.",
             "",
         )
     })
@@ -401,7 +399,11 @@ fn companies_by_account(ctx: &mut Context, cw: &ConnectWise, accounts: &[u64]) -
         );
         paging::for_each_page::<Company>(cw, &mut ctx.http, &path, "companies by ARMOR account", |page| {
             for company in page {
-                if let Some(account) = custom_fields::stamped_account(company.custom_fields.as_deref().unwrap_or_default()) {
+                let fields = company.custom_fields.as_ref().map(|f| f.parse()).transpose().unwrap_or_else(|problem| {
+                    log::info(format!("skipping {SERVICE} company {}: its custom fields could not be read ({problem})", company.id));
+                    None
+                });
+                if let Some(account) = custom_fields::stamped_account(fields.as_deref().unwrap_or_default()) {
                     by_account.entry(account).or_default().push(company.id);
                 }
             }
