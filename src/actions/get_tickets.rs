@@ -2,7 +2,7 @@
 //! in parallel. A maximum or the time budget ends the run early with a cursor to resume from.
 
 use super::Context;
-use crate::armor::cursor::{self, Stream};
+use crate::armor::cursor::{self, Cursor, Stream};
 use crate::armor::{Armor, ArmorApi, mapping, models};
 use crate::error::Error;
 use crate::http::{Flow, HttpError, Request, Response};
@@ -16,6 +16,9 @@ use std::collections::HashSet;
 const PAGE_SIZE: usize = 50;
 /// A list that pages on past this is broken (or hostile); stop instead of looping forever.
 const MAX_PAGES_PER_LIST: usize = 20_000;
+/// `next_since` lies this far before the run started: clocks differ a little, and a ticket that
+/// changed while the run was reading is read again next time rather than missed.
+const SINCE_OVERLAP_S: i64 = 300;
 
 enum Job {
     Page { stream: usize },
@@ -69,10 +72,15 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
             })?),
         },
     };
-    let mut streams = match &input.cursor {
-        Some(text) if !text.trim().is_empty() => cursor::decode(text).map_err(|problem| {
-            Error::invalid("input.cursor", problem, "Pass the next_cursor of a previous get_tickets call unchanged, or leave cursor out.")
-        })?,
+    let host_started = ctx.http.unix_seconds() as i64;
+    // When the run began reading: a resumed run keeps the instant of its first call.
+    let (mut streams, mut started, fresh) = match &input.cursor {
+        Some(text) if !text.trim().is_empty() => {
+            let resumed = cursor::decode(text).map_err(|problem| {
+                Error::invalid("input.cursor", problem, "Pass the next_cursor of a previous get_tickets call unchanged, or leave cursor out.")
+            })?;
+            (resumed.streams, resumed.started, false)
+        }
         _ => {
             let accounts = match &input.account_ids {
                 Some(ids) if !ids.is_empty() => ids.clone(),
@@ -82,10 +90,11 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
                 Some(types) if !types.is_empty() => types.iter().map(|t| Some(t.trim().to_string())).collect(),
                 _ => vec![None],
             };
-            accounts
+            let streams = accounts
                 .iter()
                 .flat_map(|a| types.iter().map(move |t| Stream { account_id: *a, request_type: t.clone(), page_token: None, skip: 0 }))
-                .collect()
+                .collect();
+            (streams, None, true)
         }
     };
     let max = input.max_tickets.map(|m| m as usize).unwrap_or(usize::MAX);
@@ -118,6 +127,10 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
         match job {
             Job::Page { stream } => {
                 reading -= 1;
+                if fresh && started.is_none() {
+                    // ARMOR's own clock, so updatedDate compares with like; the earlier of the two is safe.
+                    started = Some(server_time(&outcome).map_or(host_started, |t| t.min(host_started)));
+                }
                 let page = match read_page(api, &streams[stream], outcome) {
                     Ok(page) => page,
                     Err(error) => {
@@ -235,11 +248,20 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
     tickets.sort_by_key(|(stream, _)| *stream);
     let tickets: Vec<Ticket> = tickets.into_iter().map(|(_, t)| t).collect();
     let rest: Vec<Stream> = streams.into_iter().zip(unfinished).filter(|(_, u)| *u).map(|(s, _)| s).collect();
-    let next_cursor = (!rest.is_empty()).then(|| cursor::encode(&rest));
-    if next_cursor.is_some() {
+    let started = if fresh { started.or(Some(host_started)) } else { started };
+    let (next_cursor, next_since) = if rest.is_empty() {
+        (None, started.and_then(|t| DateTime::from_timestamp(t - SINCE_OVERLAP_S, 0)).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+    } else {
         log::info(format!("stopped early with {} ticket lists unfinished: pass next_cursor to continue", rest.len()));
-    }
-    Ok(GetTicketsOutput { count: tickets.len() as u32, tickets, next_cursor })
+        (Some(cursor::encode(&Cursor::new(rest, started))), None)
+    };
+    Ok(GetTicketsOutput { count: tickets.len() as u32, tickets, next_cursor, next_since })
+}
+
+/// The `Date` header of an answer, in unix seconds.
+fn server_time(outcome: &Result<Response, HttpError>) -> Option<i64> {
+    let date = outcome.as_ref().ok()?.header("date")?;
+    DateTime::parse_from_rfc2822(date.trim()).ok().map(|t| t.timestamp())
 }
 
 fn page_request(api: &ArmorApi, stream: &Stream) -> Request {
@@ -280,4 +302,73 @@ fn endless(stream: &Stream) -> Error {
 fn parse_instant(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     let normalized = crate::lenient::iso_utc(text);
     DateTime::parse_from_rfc3339(&normalized).map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::run_with;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::types::GetTicketsInput;
+    use serde_json::json;
+
+    /// ARMOR answers with its Date 13 minutes before the host's clock (1,700,000,000 = 22:13:20).
+    fn armor(request: &crate::http::Request) -> Reply {
+        armor_at(request, "Tue, 14 Nov 2023 22:00:00 GMT")
+    }
+
+    fn armor_at(request: &crate::http::Request, date: &str) -> Reply {
+        let reply = if request.path.starts_with("/tickets/list") {
+            Reply::json(200, &json!({"nextPageToken": null, "items": [
+                {"issueKeyId": "ATS-1", "summary": "old", "currentStatus": "Open", "createdDate": "2023-10-01T00:00:00Z", "updatedDate": "2023-11-01T00:00:00Z"},
+                {"issueKeyId": "ATS-2", "summary": "commented", "currentStatus": "Open", "createdDate": "2023-10-01T00:00:00Z", "updatedDate": "2023-11-14T20:00:00Z"},
+                {"issueKeyId": "ATS-3", "summary": "new", "currentStatus": "New", "createdDate": "2023-11-14T21:00:00Z", "updatedDate": null}
+            ]}))
+        } else if request.path.ends_with("/details") {
+            Reply::json(200, &json!({"description": "d"}))
+        } else {
+            Reply::json(200, &json!([]))
+        };
+        reply.with_header("date", date)
+    }
+
+    fn input(since: Option<&str>, max_tickets: Option<u32>, cursor: Option<String>) -> GetTicketsInput {
+        GetTicketsInput {
+            account_ids: Some(vec![7001]),
+            statuses: None,
+            request_types: None,
+            since: since.map(str::to_string),
+            include_details: None,
+            include_comments: None,
+            max_tickets,
+            cursor,
+        }
+    }
+
+    #[test]
+    fn since_reads_only_changed_tickets_and_next_since_comes_from_armors_clock() {
+        let connection = crate::actions::hostile_tests::connection();
+        let mut transport = FakeTransport::new(armor);
+        let output = run_with(&connection, &mut transport, |ctx| run(ctx, input(Some("2023-11-14T12:00:00Z"), None, None))).unwrap();
+        let keys: Vec<&str> = output.tickets.iter().map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["ATS-2", "ATS-3"]);
+        assert!(transport.sent.iter().all(|r| !r.path.contains("ATS-1")), "an unchanged ticket is not read in detail");
+        assert_eq!(output.next_since.as_deref(), Some("2023-11-14T21:55:00Z"), "ARMOR's Date less five minutes");
+        assert_eq!(output.next_cursor, None);
+    }
+
+    #[test]
+    fn a_resumed_run_gives_the_next_since_of_its_first_call() {
+        let connection = crate::actions::hostile_tests::connection();
+        let first = run_with(&connection, &mut FakeTransport::new(armor), |ctx| run(ctx, input(None, Some(2), None))).unwrap();
+        assert_eq!(first.next_since, None, "no next_since before every ticket was read");
+        let cursor = first.next_cursor.clone();
+        assert!(cursor.is_some());
+        // The host clock runs on; the resumed call still reports the first call's instant.
+        let clock = std::rc::Rc::new(std::cell::Cell::new(3_600_000));
+        let mut later = FakeTransport::with_clock(clock, |r: &crate::http::Request| armor_at(r, "Tue, 14 Nov 2023 23:00:00 GMT"));
+        let last = run_with(&connection, &mut later, |ctx| run(ctx, input(None, Some(2), cursor))).unwrap();
+        assert_eq!(last.tickets.len(), 1);
+        assert_eq!(last.next_since.as_deref(), Some("2023-11-14T21:55:00Z"));
+    }
 }

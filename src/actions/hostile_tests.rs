@@ -9,7 +9,7 @@ use crate::types::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-fn connection() -> Connection {
+pub(super) fn connection() -> Connection {
     Connection {
         armor: Some(ArmorConnection {
             base_url: Some("https://api.armor.example".into()),

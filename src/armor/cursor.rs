@@ -19,18 +19,28 @@ pub struct Stream {
     pub skip: usize,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Cursor {
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
     v: u32,
-    streams: Vec<Stream>,
+    pub streams: Vec<Stream>,
+    /// When the first call of the run started reading (unix seconds, ARMOR's clock where known):
+    /// the run's last call derives its `next_since` from it. Absent in older cursors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<i64>,
 }
 
-pub fn encode(streams: &[Stream]) -> String {
-    let json = serde_json::to_vec(&Cursor { v: 1, streams: streams.to_vec() }).unwrap_or_default();
+impl Cursor {
+    pub fn new(streams: Vec<Stream>, started: Option<i64>) -> Cursor {
+        Cursor { v: 1, streams, started }
+    }
+}
+
+pub fn encode(cursor: &Cursor) -> String {
+    let json = serde_json::to_vec(cursor).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
-pub fn decode(cursor: &str) -> Result<Vec<Stream>, String> {
+pub fn decode(cursor: &str) -> Result<Cursor, String> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| "it is not a cursor returned by get_tickets".to_string())?;
@@ -38,7 +48,7 @@ pub fn decode(cursor: &str) -> Result<Vec<Stream>, String> {
     if cursor.v != 1 {
         return Err(format!("cursor version {} is not supported", cursor.v));
     }
-    Ok(cursor.streams)
+    Ok(cursor)
 }
 
 #[cfg(test)]
@@ -51,7 +61,10 @@ mod tests {
             Stream { account_id: 7001, request_type: None, page_token: None, skip: 0 },
             Stream { account_id: 7002, request_type: Some("Incident".into()), page_token: Some("t/+=".into()), skip: 20 },
         ];
-        assert_eq!(decode(&encode(&streams)).unwrap(), streams);
+        let cursor = Cursor::new(streams, Some(1_714_564_800));
+        assert_eq!(decode(&encode(&cursor)).unwrap(), cursor);
+        let older = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"v":1,"streams":[{"a":7001,"s":0}]}"#);
+        assert_eq!(decode(&older).unwrap().started, None);
         assert!(decode("not a cursor").is_err());
         assert!(decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b"{\"v\":9,\"streams\":[]}")).is_err());
     }

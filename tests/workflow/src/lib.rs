@@ -68,6 +68,12 @@ impl<'a> Workflow<'a> {
     /// test_connection, get_accounts, match_companies, get_tickets (following its cursor),
     /// post_tickets: each output chained into the next input. Stops at the first failed step.
     pub fn chain(&self) -> Vec<Step> {
+        self.chain_since(None)
+    }
+
+    /// The chain as a scheduled sync runs it: get_tickets with `since` = the `next_since` of the
+    /// previous run (see [`next_since`]), so only changed tickets are read in detail and posted.
+    pub fn chain_since(&self, since: Option<&Value>) -> Vec<Step> {
         let mut steps = vec![self.run("test_connection", json!({}))];
         if !steps[0].ok {
             return steps;
@@ -83,6 +89,9 @@ impl<'a> Workflow<'a> {
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TICKET_CALLS {
             let mut input = json!({"account_ids": account_ids});
+            if let Some(since) = since {
+                input["since"] = since.clone();
+            }
             if let Some(c) = &cursor {
                 input["cursor"] = c.clone();
             }
@@ -97,6 +106,12 @@ impl<'a> Workflow<'a> {
         steps.push(self.run("post_tickets", json!({"tickets": tickets})));
         steps
     }
+}
+
+/// The `next_since` of a chain's last get_tickets call, for the next run's [`Workflow::chain_since`].
+pub fn next_since(steps: &[Step]) -> Option<Value> {
+    let last = steps.iter().rev().find(|s| s.action == "get_tickets" && s.ok)?;
+    last.output().get("next_since").filter(|v| v.is_string()).cloned()
 }
 
 fn last_ok(steps: &[Step]) -> Option<&Value> {

@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use psa_bridge_sim::SimConfig;
+use psa_bridge_workflow::next_since;
 
 #[test]
 fn the_chained_workflow_runs_and_its_outputs_are_kept_for_the_validator() {
@@ -27,4 +28,15 @@ fn the_chained_workflow_runs_and_its_outputs_are_kept_for_the_validator() {
     let again = workflow.chain();
     let counts = &again.last().unwrap().output()["counts"];
     assert_eq!((counts["created"].as_u64(), counts["notes_added"].as_u64()), (Some(0), Some(0)), "the second run writes nothing");
+
+    // A scheduled sync passes the last run's next_since: nothing changed, so no ticket is read in
+    // detail and nothing is posted.
+    let since = next_since(&again).expect("a complete get_tickets gives next_since");
+    let before = requests(&sims.armor_state(), "GET /tickets/{key}/details");
+    let incremental = workflow.chain_since(Some(&since));
+    assert!(incremental.iter().all(|s| s.ok));
+    let read = incremental.iter().find(|s| s.action == "get_tickets").unwrap().output();
+    assert_eq!(read["count"], 0, "no ticket changed since {since}");
+    assert_eq!(requests(&sims.armor_state(), "GET /tickets/{key}/details"), before);
+    assert_eq!(incremental.last().unwrap().output()["counts"]["tickets"], 0);
 }

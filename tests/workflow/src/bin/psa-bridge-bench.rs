@@ -97,14 +97,18 @@ fn main() -> Result<()> {
     let login = armor_login_requests(&sims.connection());
 
     println!("\n== First run: the whole chain at concurrency {DEFAULT_CONCURRENCY} ==");
-    let first = run_chain(&runner, &data, login, DEFAULT_CONCURRENCY)?;
+    let first = run_chain(&runner, &data, login, DEFAULT_CONCURRENCY, None)?;
     print_run(&first.rows);
-    println!("\n== Second run: the same chain again, nothing changed ==");
-    let second = run_chain(&runner, &data, login, DEFAULT_CONCURRENCY)?;
+    println!("\n== Second run: the scheduled sync again (since = the first run's next_since), nothing changed ==");
+    let second = run_chain(&runner, &data, login, DEFAULT_CONCURRENCY, first.next_since.clone())?;
     print_run(&second.rows);
+    println!("\n== Third run: the whole chain again without since, a full re-check of every ticket ==");
+    let full = run_chain(&runner, &data, login, DEFAULT_CONCURRENCY, None)?;
+    print_run(&full.rows);
     let (first_total, first_bound) = (total(&first.rows, Row::requests), total(&first.rows, Row::bound));
     let (first_reads, rerun_reads, rerun_writes) =
         (total(&first.rows, Row::reads), total(&second.rows, Row::reads), total(&second.rows, Row::writes));
+    let (full_reads, full_writes) = (total(&full.rows, Row::reads), total(&full.rows, Row::writes));
     let ratio = first_total as f64 / first_bound.max(1) as f64;
     let match_component = first.rows.iter().find(|r| r.action == "match_companies").and_then(|r| r.matching_ms);
 
@@ -150,7 +154,7 @@ fn main() -> Result<()> {
     }
     instantiations.sort();
     let instantiate = instantiations[instantiations.len() / 2];
-    let peak = first.rows.iter().chain(&second.rows).map(|r| r.stats.peak_memory_bytes).max().unwrap_or(0);
+    let peak = first.rows.iter().chain(&second.rows).chain(&full.rows).map(|r| r.stats.peak_memory_bytes).max().unwrap_or(0);
 
     println!("\n== Figures and targets ==");
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
@@ -168,6 +172,8 @@ fn main() -> Result<()> {
             "<= first run".into(),
             verdict(rerun_reads <= first_reads),
         ),
+        ("writes, full re-check (no since)".into(), full_writes.to_string(), "0".into(), verdict(full_writes == 0)),
+        ("reads, full re-check (no since)".into(), full_reads.to_string(), "-".into(), ""),
         (
             "speed-up, slice (identical results)".into(),
             format!("{speedup:.1}x{}", if identical { "" } else { " DIFFERENT" }),
@@ -230,7 +236,11 @@ fn main() -> Result<()> {
         "rerun_writes": rerun_writes,
         "rerun_reads": rerun_reads,
         "rerun_requests_total": total(&second.rows, Row::requests),
+        "rerun_since": first.next_since,
         "second_run": rows_json(&second.rows),
+        "full_recheck_reads": full_reads,
+        "full_recheck_writes": full_writes,
+        "full_recheck_run": rows_json(&full.rows),
         "speedup": speedup,
         "speedup_slice": {"accounts": slice_size, "requests": fast.requests, "identical": identical,
                           "wall_s_concurrency_1": slow.wall.as_secs_f64(), "wall_s_default": fast.wall.as_secs_f64()},
@@ -527,6 +537,8 @@ struct ChainRun {
     accounts: Vec<Value>,
     matched: HashSet<u64>,
     tickets: Vec<Value>,
+    /// The last get_tickets call's `next_since`, for the next scheduled run.
+    next_since: Option<Value>,
 }
 
 /// Runs one action, reading the simulators' counters before and after; `bound` computes the
@@ -557,7 +569,7 @@ fn measure(
 }
 
 /// The chain of `Workflow::chain`, with the counters read around each step.
-fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32) -> Result<ChainRun> {
+fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32, since: Option<Value>) -> Result<ChainRun> {
     let mut rows = Vec::new();
     let mut state = Snapshot::take(runner.sims);
     let part = |what: &str, n: u64| (what.to_string(), n);
@@ -596,8 +608,12 @@ fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32) ->
         account_ids.iter().map(|id| pages(data.tickets_of.get(id).copied().unwrap_or(0), ARMOR_PAGE)).sum();
     let mut tickets: Vec<Value> = Vec::new();
     let mut cursor: Option<Value> = None;
+    let mut next_since = None;
     for _ in 0..MAX_TICKET_CALLS {
         let mut input = json!({"account_ids": account_ids});
+        if let Some(since) = &since {
+            input["since"] = since.clone();
+        }
         let first_call = cursor.is_none();
         if let Some(c) = &cursor {
             input["cursor"] = c.clone();
@@ -615,6 +631,7 @@ fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32) ->
         tickets.extend(output["tickets"].as_array().cloned().unwrap_or_default());
         cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
         if cursor.is_none() {
+            next_since = output.get("next_since").cloned().filter(Value::is_string);
             break;
         }
     }
@@ -634,7 +651,7 @@ fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32) ->
         ]
     })?;
     rows.push(row);
-    Ok(ChainRun { rows, accounts, matched, tickets })
+    Ok(ChainRun { rows, accounts, matched, tickets, next_since })
 }
 
 fn logged_matching_ms(log: &str) -> Option<u64> {
@@ -710,7 +727,7 @@ struct SliceRun {
     wall: Duration,
     requests: u64,
     /// The three outputs, post_tickets without the ConnectWise ticket ids (they follow the
-    /// order of creation, which concurrency changes).
+    /// order of creation, which concurrency changes), get_tickets without its next_since.
     outputs: Vec<Value>,
 }
 
@@ -739,7 +756,9 @@ fn run_slice(runner: &Runner, slice: &[Value], concurrency: u32) -> Result<Slice
     for result in post["results"].as_array_mut().into_iter().flatten() {
         result["ticket_id"] = Value::Null;
     }
-    Ok(SliceRun { wall, requests, outputs: vec![accounts.step.output().clone(), tickets.step.output().clone(), post] })
+    let mut read = tickets.step.output().clone();
+    read["next_since"] = Value::Null; // the time the run began, not a result
+    Ok(SliceRun { wall, requests, outputs: vec![accounts.step.output().clone(), read, post] })
 }
 
 struct RateRun {
