@@ -16,7 +16,7 @@ pub struct Tuning {
 
 impl Tuning {
     pub fn from_connection(connection: &Connection) -> Result<Tuning, Error> {
-        let tuning = connection.tuning.clone().unwrap_or(types::Tuning {
+        let tuning = connection.tuning.unwrap_or(types::Tuning {
             max_concurrency: None,
             request_timeout_seconds: None,
             max_attempts: None,

@@ -79,7 +79,7 @@ impl RetryPolicy {
 /// `Retry-After` as delta-seconds (the form both services send). HTTP dates are not used by them.
 pub fn parse_retry_after(value: &str) -> Option<u64> {
     let seconds: f64 = value.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1000.0) as u64)
+    (seconds.is_finite() && seconds >= 0.0).then_some((seconds * 1000.0) as u64)
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ impl<'t> Scheduler<'t> {
             result = Some(outcome);
             Flow::Stop
         });
-        result.unwrap_or_else(|| unreachable_outcome())
+        result.unwrap_or_else(unreachable_outcome)
     }
 
     /// One request with `auth`.
@@ -146,7 +146,7 @@ impl<'t> Scheduler<'t> {
             result = Some(outcome);
             Flow::Stop
         })?;
-        Ok(result.unwrap_or_else(|| unreachable_outcome()))
+        Ok(result.unwrap_or_else(unreachable_outcome))
     }
 
     /// Runs `jobs` with up to `max_in_flight` in flight; `on_done` sees each final outcome (after
@@ -165,7 +165,7 @@ impl<'t> Scheduler<'t> {
         &mut self,
         auth: &mut dyn Auth,
         jobs: Vec<(C, Request)>,
-        on_done: &mut dyn FnMut(C, Result<Response, HttpError>, &mut FollowUps<C>) -> Flow,
+        on_done: &mut OnDone<C>,
     ) -> Result<(), Error> {
         let mut ready: VecDeque<Job<C>> = jobs.into_iter().map(|(c, r)| new_job(c, r)).collect();
         let mut delayed: Vec<Job<C>> = Vec::new();
@@ -325,7 +325,7 @@ impl<'t> Scheduler<'t> {
         &mut self,
         context: C,
         outcome: Result<Response, HttpError>,
-        on_done: &mut dyn FnMut(C, Result<Response, HttpError>, &mut FollowUps<C>) -> Flow,
+        on_done: &mut OnDone<C>,
         follow_ups: &mut FollowUps<C>,
         ready: &mut VecDeque<Job<C>>,
     ) -> Flow {
@@ -335,6 +335,9 @@ impl<'t> Scheduler<'t> {
         flow
     }
 }
+
+/// What `run` calls with each finished job.
+type OnDone<'f, C> = dyn FnMut(C, Result<Response, HttpError>, &mut FollowUps<C>) -> Flow + 'f;
 
 /// Lets a completion queue the requests that depend on it.
 pub struct FollowUps<C> {

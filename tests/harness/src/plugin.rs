@@ -140,7 +140,7 @@ impl Plugin {
     pub async fn call(&self, action: &str, params: Vec<Val>, allowed: OutboundPolicy, options: &CallOptions) -> Result<CallOutcome> {
         let export = self.action(action).map_err(wasmtime::Error::msg)?;
         let sink = LogSink::new(options.progress.clone());
-        let wasi = WasiCtxBuilder::new().stderr(sink.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
+        let wasi = sandbox(sink.clone());
         let limits = PeakLimiter { max_bytes: options.max_memory_bytes.unwrap_or(1 << 30), peak_bytes: 0 };
         let state = HostState { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), hooks: allowed, limits };
         let mut store = Store::new(&self.engine, state);
@@ -171,6 +171,13 @@ impl Plugin {
         drop(store);
         Ok(CallOutcome { result, log: sink.log(), peak_memory_bytes, instantiate_time, call_time })
     }
+}
+
+/// The guest's WASI: stderr (the log) and clocks and randomness only. No environment, arguments
+/// or working directory, no preopened directory, so no file at all, and no sockets: its only
+/// way out is `wasi:http`, through the outbound policy.
+fn sandbox(sink: LogSink) -> WasiCtx {
+    WasiCtxBuilder::new().stderr(sink).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build()
 }
 
 /// Compiles the component, or loads the compiled form cached as `<name>.<hash>.cwasm` beside it.
@@ -246,8 +253,37 @@ impl ResourceLimiter for PeakLimiter {
 
 #[cfg(test)]
 mod tests {
-    use super::write_atomically;
+    use super::{LogSink, sandbox, write_atomically};
     use std::io::Read;
+    use wasmtime::component::ResourceTable;
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+    struct Guest {
+        ctx: WasiCtx,
+        table: ResourceTable,
+    }
+
+    impl WasiView for Guest {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView { ctx: &mut self.ctx, table: &mut self.table }
+        }
+    }
+
+    /// What the component would get if it asked WASI for files or the environment: nothing,
+    /// while this very process has both.
+    #[test]
+    fn the_guest_sees_no_environment_and_no_files() {
+        use wasmtime_wasi::cli::WasiCliView;
+        use wasmtime_wasi::filesystem::WasiFilesystemView;
+        use wasmtime_wasi::p2::bindings::cli::environment::Host as _;
+        use wasmtime_wasi::p2::bindings::filesystem::preopens::Host as _;
+        assert!(std::env::vars().count() > 0 && std::path::Path::new("/").read_dir().is_ok());
+        let mut guest = Guest { ctx: sandbox(LogSink::new(None)), table: ResourceTable::new() };
+        assert!(guest.cli().get_environment().unwrap().is_empty(), "no environment variable");
+        assert!(guest.cli().get_arguments().unwrap().is_empty(), "no arguments");
+        assert_eq!(guest.cli().initial_cwd().unwrap(), None, "no working directory");
+        assert!(guest.filesystem().get_directories().unwrap().is_empty(), "no directory, so no file can be opened");
+    }
 
     #[test]
     fn a_reader_of_the_cache_never_sees_a_rewrite_half_done() {
