@@ -21,6 +21,11 @@ const MAX_PACE_MS: f64 = 100.0;
 /// limit is met again only rarely (about once per 1/(1-x) requests).
 const PACE_RELAX: f64 = 0.995;
 
+/// A request answered 401 is sent again with renewed credentials at most this often. More than
+/// once, because a short-lived token can expire again while the request waits out a backoff;
+/// bounded, because credentials the service refuses right after a login are not going to work.
+const RENEWALS_PER_REQUEST: u32 = 3;
+
 /// Adds credentials to requests. One implementation per service and auth mode.
 pub trait Auth {
     /// Called for every attempt (signatures need a fresh nonce each time); may log in first
@@ -70,7 +75,8 @@ struct Job<C> {
     attempt: u32,
     not_before_ms: u64,
     auth_generation: u64,
-    renewed: bool,
+    /// Fresh credentials this request was sent again with after a 401.
+    renewals: u32,
 }
 
 pub struct Scheduler<'t> {
@@ -233,7 +239,7 @@ impl<'t> Scheduler<'t> {
                 let now = self.now_ms();
                 if let Ok(response) = &result
                     && response.status == 401
-                    && !job.renewed
+                    && job.renewals < RENEWALS_PER_REQUEST
                 {
                     let renewed = if job.auth_generation == auth.generation() {
                         let renewed = auth.renew(job.auth_generation, self)?;
@@ -245,7 +251,7 @@ impl<'t> Scheduler<'t> {
                         true // someone else renewed since this attempt was signed
                     };
                     if renewed {
-                        job.renewed = true;
+                        job.renewals += 1;
                         ready.push_front(job);
                         continue;
                     }
@@ -357,7 +363,7 @@ impl<C> FollowUps<C> {
 }
 
 fn new_job<C>(context: C, request: Request) -> Job<C> {
-    Job { context, request, attempt: 0, not_before_ms: 0, auth_generation: 0, renewed: false }
+    Job { context, request, attempt: 0, not_before_ms: 0, auth_generation: 0, renewals: 0 }
 }
 
 fn unreachable_outcome() -> Result<Response, HttpError> {
@@ -530,13 +536,31 @@ mod tests {
     }
 
     #[test]
-    fn a_second_401_is_handed_over() {
+    fn a_401_that_outlasts_the_renewals_is_handed_over() {
         let mut transport = FakeTransport::new(|r| if r.path == "/login" { Reply::status(200) } else { Reply::status(401) });
         let mut auth = TokenAuth { token: 0, renewals: 0 };
         let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
         let results = collect(&mut http, &mut auth, vec![(0, get("/x"))]);
         assert_eq!(results[0].1.as_ref().unwrap().status, 401);
-        assert_eq!(auth.renewals, 1);
+        assert_eq!(auth.renewals, RENEWALS_PER_REQUEST);
+    }
+
+    /// A short-lived token expires again while its request waits out a backoff: renewed again.
+    #[test]
+    fn a_token_that_expires_again_is_renewed_again() {
+        let mut transport = FakeTransport::new(|r| {
+            let token = r.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str());
+            match (r.path.as_str(), token) {
+                ("/login", _) => Reply::status(200),
+                (_, Some("token-3")) => Reply::status(200),
+                _ => Reply::status(401),
+            }
+        });
+        let mut auth = TokenAuth { token: 1, renewals: 0 };
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
+        let results = collect(&mut http, &mut auth, vec![(0, get("/x"))]);
+        assert_eq!(results[0].1.as_ref().unwrap().status, 200);
+        assert_eq!(auth.renewals, 2);
     }
 
     #[test]
