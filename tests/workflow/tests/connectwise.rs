@@ -235,6 +235,9 @@ fn repeated_runs_under_faults_and_lost_answers_converge_without_duplicates() {
                 let c = &p.output()["counts"];
                 c["created"] == 0 && c["updated"] == 0 && c["failed"] == 0 && c["notes_added"] == 0
             });
+            if let Some(p) = post {
+                eprintln!("chaos seed {seed} run {runs}: post_tickets counts {}", p.output()["counts"]);
+            }
             if finished && quiet {
                 break;
             }
