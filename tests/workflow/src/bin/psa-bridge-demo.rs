@@ -1,11 +1,12 @@
 //! `make demo`: simulators with a realistic data set, every action chained like a workflow,
-//! a readable summary — then the same again, to show that a second run changes nothing.
+//! a readable summary — then the same again, to show that a second run changes nothing, and once more
+//! as a scheduled sync (with `since`), which reads only what changed.
 
 use anyhow::{Context, Result, bail};
 use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::progress::StderrProgress;
 use psa_bridge_sim::{SimConfig, Simulators};
-use psa_bridge_workflow::{Step, Workflow, component_path, requests_served};
+use psa_bridge_workflow::{Step, Workflow, component_path, next_since, requests_served};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,11 +39,13 @@ fn main() -> Result<()> {
     let workflow = Workflow::new(&plugin, sims.connection(), options);
 
     println!("== First run ==");
-    let first = run_chain(&workflow, &sims)?;
+    let first = run_chain(&workflow, &sims, None)?;
     println!("\n== Second run (same data: nothing should change) ==");
-    let second = run_chain(&workflow, &sims)?;
+    let second = run_chain(&workflow, &sims, None)?;
+    println!("\n== Scheduled run (since = the last run's next_since: only changed tickets are read) ==");
+    let scheduled = run_chain(&workflow, &sims, second.next_since.as_ref())?;
 
-    let writes = second.writes;
+    let writes = second.writes + scheduled.writes;
     println!(
         "\nSecond run: {} ConnectWise writes, {} tickets created, {} companies updated — {}.",
         writes,
@@ -60,14 +63,15 @@ fn main() -> Result<()> {
 
 struct RunSummary {
     writes: u64,
+    next_since: Option<Value>,
     created: u64,
     companies_updated: u64,
 }
 
-fn run_chain(workflow: &Workflow, sims: &Simulators) -> Result<RunSummary> {
+fn run_chain(workflow: &Workflow, sims: &Simulators, since: Option<&Value>) -> Result<RunSummary> {
     let requests_before = (requests_served(&sims.armor_state()), requests_served(&sims.connectwise_state()));
     let writes_before = writes(&sims.connectwise_state());
-    let steps = workflow.chain();
+    let steps = workflow.chain_since(since);
     for step in &steps {
         println!(
             "  {:<16} {:<6} {:>7.2} s  {}",
@@ -88,6 +92,7 @@ fn run_chain(workflow: &Workflow, sims: &Simulators) -> Result<RunSummary> {
     let output = |action: &str| steps.iter().rev().find(|s| s.action == action).map(Step::output).cloned().unwrap_or(Value::Null);
     Ok(RunSummary {
         writes,
+        next_since: next_since(&steps),
         created: output("post_tickets")["counts"]["created"].as_u64().unwrap_or(0),
         companies_updated: output("match_companies")["counts"]["updated"].as_u64().unwrap_or(0),
     })
