@@ -92,7 +92,7 @@ fn check<T>(result: Result<T, PluginError>) {
     }
 }
 
-fn ticket(key: String, summary: String, comments: usize) -> Ticket {
+pub(super) fn ticket(key: String, summary: String, comments: usize) -> Ticket {
     Ticket {
         key,
         account_id: 7001,

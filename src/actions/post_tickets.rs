@@ -23,6 +23,8 @@ const IN_CHUNK: usize = 100;
 /// Creates tried for one ticket, each after a lookup showed the one before had not landed. At
 /// 13% failed answers (5xx, drops, lost), 3 left one ticket in ~450 for the next run; 6 leave one in ~200,000.
 const MAX_CREATES: u32 = 6;
+/// The same bound for each note: posts tried, each after reading the notes showed it missing.
+const MAX_NOTE_POSTS: u32 = 6;
 
 /// One ARMOR ticket's way onto the board.
 struct Work<'a> {
@@ -34,6 +36,8 @@ struct Work<'a> {
     created: bool,
     patched: bool,
     notes_added: u32,
+    /// Posts of the note being added now.
+    note_posts: u32,
     /// Comments still to post, in order (one at a time, so notes keep the comments' order).
     to_post: VecDeque<usize>,
     error: Option<Error>,
@@ -131,6 +135,7 @@ pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutp
             created: false,
             patched: false,
             notes_added: 0,
+            note_posts: 0,
             to_post: VecDeque::new(),
             error: None,
         };
@@ -273,13 +278,26 @@ fn step(
         Job::CheckNote(w, c) => match cw.decode::<Vec<Note>>(&format!("reading the notes of ticket {key}"), outcome) {
             Ok(notes) if tickets::has_note(&notes, comments[c].id) => work.notes_added += 1,
             // The lost note did not land: post it again.
-            Ok(_) => return vec![(Job::PostNote(w, c), note_request(cw, work.ticket_id.unwrap_or_default(), &comments[c]))],
+            Ok(_) if work.note_posts < MAX_NOTE_POSTS => {
+                work.note_posts += 1;
+                return vec![(Job::PostNote(w, c), note_request(cw, work.ticket_id.unwrap_or_default(), &comments[c]))];
+            }
+            Ok(_) => {
+                work.error = Some(Error::new(
+                    format!("Adding ARMOR comment {} to ticket {key} in {SERVICE} kept failing without an answer.", comments[c].id),
+                    "Run post_tickets again later: it checks the notes before adding, so nothing is duplicated.",
+                    format!("{} attempts", work.note_posts),
+                ))
+            }
             Err(error) => work.error = Some(error),
         },
     }
     // Next comment of this ticket, if all went well so far.
     match (&work.error, work.ticket_id, work.to_post.pop_front()) {
-        (None, Some(ticket_id), Some(c)) => vec![(Job::PostNote(index, c), note_request(cw, ticket_id, &comments[c]))],
+        (None, Some(ticket_id), Some(c)) => {
+            work.note_posts = 1;
+            vec![(Job::PostNote(index, c), note_request(cw, ticket_id, &comments[c]))]
+        }
         _ => Vec::new(),
     }
 }
@@ -462,4 +480,50 @@ fn notes_request(cw: &ConnectWise, ticket_id: u64) -> Request {
 fn note_request(cw: &ConnectWise, ticket_id: u64, comment: &Comment) -> Request {
     cw.request(Method::Post, format!("/service/tickets/{ticket_id}/notes"))
         .json_body(&json!({"text": tickets::note_text(comment), "detailDescriptionFlag": true}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::hostile_tests::{connection, ticket};
+    use crate::actions::run_with;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::http::{Method, Request};
+    use serde_json::json;
+
+    /// A ConnectWise whose every note POST fails without an answer, and where none ever lands.
+    fn notes_never_land(request: &Request) -> Reply {
+        let path = request.path.as_str();
+        match (&request.method, path) {
+            (Method::Post, p) if p.ends_with("/notes") => Reply::status(503),
+            (Method::Post, _) => Reply::json(201, &json!({"id": 900, "externalXRef": "ATS-1"})),
+            (_, p) if p.starts_with("/service/boards?") => Reply::json(200, &json!([{"id": 3, "name": "ARMORtickets"}])),
+            (_, p) if p.starts_with("/service/boards/3/statuses") => {
+                Reply::json(200, &json!([{"id": 31, "name": "Open", "defaultFlag": true}]))
+            }
+            (_, p) if p.starts_with("/company/companies") => {
+                Reply::json(200, &json!([{"id": 250, "customFields": [{"id": 37, "caption": "ARMORcompanyId", "value": "7001"}]}]))
+            }
+            _ => Reply::json(200, &json!([])),
+        }
+    }
+
+    #[test]
+    fn a_note_that_never_lands_is_tried_a_bounded_number_of_times() {
+        let input = PostTicketsInput {
+            tickets: vec![ticket("ATS-1".into(), "s".into(), 2)],
+            board: None,
+            status_map: None,
+            default_status: None,
+            post_comments: None,
+            dry_run: None,
+        };
+        let mut transport = FakeTransport::new(notes_never_land);
+        let output = run_with(&connection(), &mut transport, |ctx| run(ctx, input)).unwrap();
+        let result = &output.results[0];
+        assert_eq!(result.outcome, PostOutcome::Failed);
+        assert!(result.error.as_ref().unwrap().cause.contains("kept failing"), "{:?}", result.error);
+        let note_posts = transport.sent.iter().filter(|r| r.method == Method::Post && r.path.ends_with("/notes")).count();
+        assert_eq!(note_posts, MAX_NOTE_POSTS as usize, "each post after a read showed the note missing; the second comment waits");
+    }
 }
