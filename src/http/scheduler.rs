@@ -517,16 +517,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn renews_an_expired_token_once_for_all_requests() {
-        let mut transport = FakeTransport::new(|r| {
-            let token = r.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str());
-            match (r.path.as_str(), token) {
+    /// A service that logs anyone in and accepts only `token`.
+    fn accepting(token: &'static str) -> impl FnMut(&Request) -> Reply {
+        move |r| {
+            let sent = r.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str());
+            match (r.path.as_str(), sent) {
                 ("/login", _) => Reply::status(200),
-                (_, Some("token-1")) => Reply::status(200),
+                (_, Some(t)) if t == token => Reply::status(200),
                 _ => Reply::status(401),
             }
-        });
+        }
+    }
+
+    #[test]
+    fn renews_an_expired_token_once_for_all_requests() {
+        let mut transport = FakeTransport::new(accepting("token-1"));
         let mut auth = TokenAuth { token: 0, renewals: 0 };
         let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
         let jobs = (0..10).map(|i| (i, get(&format!("/{i}")))).collect();
@@ -548,14 +553,7 @@ mod tests {
     /// A short-lived token expires again while its request waits out a backoff: renewed again.
     #[test]
     fn a_token_that_expires_again_is_renewed_again() {
-        let mut transport = FakeTransport::new(|r| {
-            let token = r.headers.iter().find(|(n, _)| n == "authorization").map(|(_, v)| v.as_str());
-            match (r.path.as_str(), token) {
-                ("/login", _) => Reply::status(200),
-                (_, Some("token-3")) => Reply::status(200),
-                _ => Reply::status(401),
-            }
-        });
+        let mut transport = FakeTransport::new(accepting("token-3"));
         let mut auth = TokenAuth { token: 1, renewals: 0 };
         let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 4, 60_000);
         let results = collect(&mut http, &mut auth, vec![(0, get("/x"))]);
