@@ -72,14 +72,13 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
             })?),
         },
     };
-    let host_started = ctx.http.unix_seconds() as i64;
-    // When the run began reading: a resumed run keeps the instant of its first call.
-    let (mut streams, mut started, fresh) = match &input.cursor {
+    // When the run began reading, in unix seconds: a resumed run keeps its first call's instant.
+    let (mut streams, mut started) = match &input.cursor {
         Some(text) if !text.trim().is_empty() => {
             let resumed = cursor::decode(text).map_err(|problem| {
                 Error::invalid("input.cursor", problem, "Pass the next_cursor of a previous get_tickets call unchanged, or leave cursor out.")
             })?;
-            (resumed.streams, resumed.started, false)
+            (resumed.streams, resumed.started)
         }
         _ => {
             let accounts = match &input.account_ids {
@@ -94,7 +93,7 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
                 .iter()
                 .flat_map(|a| types.iter().map(move |t| Stream { account_id: *a, request_type: t.clone(), page_token: None, skip: 0 }))
                 .collect();
-            (streams, None, true)
+            (streams, Some(ctx.http.unix_seconds() as i64))
         }
     };
     let max = input.max_tickets.map(|m| m as usize).unwrap_or(usize::MAX);
@@ -127,9 +126,9 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
         match job {
             Job::Page { stream } => {
                 reading -= 1;
-                if fresh && started.is_none() {
-                    // ARMOR's own clock, so updatedDate compares with like; the earlier of the two is safe.
-                    started = Some(server_time(&outcome).map_or(host_started, |t| t.min(host_started)));
+                // ARMOR's own clock, so updatedDate compares with like; the earliest instant is the safe one.
+                if let (Some(start), Some(server)) = (started, server_time(&outcome)) {
+                    started = Some(start.min(server));
                 }
                 let page = match read_page(api, &streams[stream], outcome) {
                     Ok(page) => page,
@@ -248,9 +247,9 @@ pub fn run(ctx: &mut Context, input: GetTicketsInput) -> Result<GetTicketsOutput
     tickets.sort_by_key(|(stream, _)| *stream);
     let tickets: Vec<Ticket> = tickets.into_iter().map(|(_, t)| t).collect();
     let rest: Vec<Stream> = streams.into_iter().zip(unfinished).filter(|(_, u)| *u).map(|(s, _)| s).collect();
-    let started = if fresh { started.or(Some(host_started)) } else { started };
     let (next_cursor, next_since) = if rest.is_empty() {
-        (None, started.and_then(|t| DateTime::from_timestamp(t - SINCE_OVERLAP_S, 0)).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+        let since = started.and_then(|t| DateTime::from_timestamp(t - SINCE_OVERLAP_S, 0));
+        (None, since.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
     } else {
         log::info(format!("stopped early with {} ticket lists unfinished: pass next_cursor to continue", rest.len()));
         (Some(cursor::encode(&Cursor::new(rest, started))), None)
