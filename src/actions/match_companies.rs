@@ -340,3 +340,35 @@ fn fail(entry: &mut CompanyMatch, error: Error) {
     entry.update = FieldUpdate::Failed;
     entry.error = Some(error);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::hostile_tests::connection;
+    use crate::actions::run_with;
+    use crate::http::fake::{FakeTransport, Reply};
+
+    /// Contoso's custom fields come back in a shape that can't be read; another company's are fine.
+    fn connectwise(request: &Request) -> Reply {
+        let fields = |id: u64| json!(custom_fields::CAPTIONS.iter().enumerate().map(|(i, c)| json!({"id": id + i as u64, "caption": c})).collect::<Vec<_>>());
+        match request.method {
+            Method::Get => Reply::json(200, &json!([
+                {"id": 250, "identifier": "Contoso", "name": "Contoso Ltd", "customFields": [{"id": 37, "caption": 9}]},
+                {"id": 251, "identifier": "Fabrikam", "name": "Fabrikam Inc", "customFields": fields(37)}
+            ])),
+            _ => Reply::json(200, &json!({})),
+        }
+    }
+
+    #[test]
+    fn unreadable_custom_fields_fail_that_match_and_are_never_written() {
+        let account = Account { id: 7001, name: "Contoso Ltd".into(), parent_id: None, status: "Active".into(), account_type: None, currency: None, address: None };
+        let input = MatchCompaniesInput { accounts: Some(vec![account]), overrides: None, dry_run: None, min_confidence: None, include_deleted: None };
+        let mut transport = FakeTransport::new(connectwise);
+        let output = run_with(&connection(), &mut transport, |ctx| run(ctx, input)).unwrap();
+        let matched = &output.matched[0];
+        assert_eq!((matched.company_id, matched.update), (250, FieldUpdate::Failed));
+        assert!(matched.error.as_ref().unwrap().cause.contains("could not be read"), "{:?}", matched.error);
+        assert!(transport.sent.iter().all(|r| r.method == Method::Get), "nothing is written");
+    }
+}

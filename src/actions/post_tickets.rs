@@ -508,18 +508,38 @@ mod tests {
         }
     }
 
+    /// Five creates fail without an answer and lookups find nothing; the sixth lands.
     #[test]
-    fn a_note_that_never_lands_is_tried_a_bounded_number_of_times() {
-        let input = PostTicketsInput {
-            tickets: vec![ticket("ATS-1".into(), "s".into(), 2)],
+    fn a_create_is_tried_again_after_each_lookup_up_to_the_bound() {
+        let mut creates = 0;
+        let mut transport = FakeTransport::new(|request: &Request| match (&request.method, request.path.as_str()) {
+            (Method::Post, "/service/tickets") => {
+                creates += 1;
+                if creates <= 5 { Reply::status(503) } else { Reply::json(201, &json!({"id": 900})) }
+            }
+            _ => notes_never_land(request),
+        });
+        let output = run_with(&connection(), &mut transport, |ctx| run(ctx, input(0))).unwrap();
+        assert_eq!(output.results[0].outcome, PostOutcome::Created, "{:?}", output.results[0].error);
+        let lookups = transport.sent.iter().filter(|r| r.method == Method::Get && r.path.starts_with("/service/tickets?")).count();
+        assert_eq!(lookups, 1 + 5, "the batch lookup, then one before each new create");
+    }
+
+    fn input(comments: usize) -> PostTicketsInput {
+        PostTicketsInput {
+            tickets: vec![ticket("ATS-1".into(), "s".into(), comments)],
             board: None,
             status_map: None,
             default_status: None,
             post_comments: None,
             dry_run: None,
-        };
+        }
+    }
+
+    #[test]
+    fn a_note_that_never_lands_is_tried_a_bounded_number_of_times() {
         let mut transport = FakeTransport::new(notes_never_land);
-        let output = run_with(&connection(), &mut transport, |ctx| run(ctx, input)).unwrap();
+        let output = run_with(&connection(), &mut transport, |ctx| run(ctx, input(2))).unwrap();
         let result = &output.results[0];
         assert_eq!(result.outcome, PostOutcome::Failed);
         assert!(result.error.as_ref().unwrap().cause.contains("kept failing"), "{:?}", result.error);
