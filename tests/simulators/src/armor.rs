@@ -623,6 +623,7 @@ impl App for ArmorSim {
             "requests": requests,
             "faults": faults,
             "config": config,
+            "events": self.control.events(),
         })
     }
 

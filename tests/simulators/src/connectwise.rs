@@ -1012,6 +1012,7 @@ impl App for CwSim {
             "requests": requests,
             "faults": faults,
             "config": config,
+            "events": self.control.events(),
         })
     }
 

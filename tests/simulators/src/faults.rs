@@ -36,6 +36,32 @@ impl Faults {
     }
 }
 
+/// One answer sent slowly, for tests of clients that read several answers at once: a request on
+/// `route` (the template the counters use, e.g. `"GET /company/companies"`) whose `page` query
+/// parameter is `page` (any page when `None`) gets its headers at once (without `latency_ms`:
+/// the trickle is its slowness) and its body in `chunks` pieces spread over `duration_ms`.
+/// Off by default; set through `/_sim/config {"trickle": {...}|null}` or `--trickle-*`.
+/// The event log records when such an answer starts and when its last piece goes out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Trickle {
+    pub route: String,
+    pub page: Option<u64>,
+    pub chunks: u32,
+    pub duration_ms: u64,
+}
+
+impl Trickle {
+    fn sanitized(mut self) -> Self {
+        self.chunks = self.chunks.clamp(1, 10_000);
+        self.duration_ms = self.duration_ms.min(120_000);
+        self
+    }
+}
+
+/// The event log keeps at most this many events (the oldest are forgotten).
+const MAX_EVENTS: usize = 100_000;
+
 /// What to do with one request.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Decision {
@@ -69,6 +95,10 @@ struct Inner {
     /// Instants of the requests admitted in the last minute (sliding window, at most the limit long).
     window: VecDeque<Instant>,
     counters: Counters,
+    trickle: Option<Trickle>,
+    /// What the service saw and did, in order (`/_sim/state` `events`).
+    events: VecDeque<Value>,
+    next_event: u64,
 }
 
 /// Per-service fault/rate-limit configuration and request counters.
@@ -91,6 +121,9 @@ impl Control {
                 rate_limit_per_min,
                 window: VecDeque::new(),
                 counters: Counters::default(),
+                trickle: None,
+                events: VecDeque::new(),
+                next_event: 0,
             }),
         }
     }
@@ -116,10 +149,39 @@ impl Control {
         Duration::from_millis(self.lock().faults.latency_ms)
     }
 
-    /// Zero the counters, forget the rate window, restart the fault sequence.
+    pub fn set_trickle(&self, t: Option<Trickle>) {
+        self.lock().trickle = t.map(Trickle::sanitized);
+    }
+
+    /// The trickle that applies to a request on `route` with this `page` parameter, if any.
+    pub fn trickle_for(&self, route: &str, page: Option<&str>) -> Option<Trickle> {
+        let g = self.lock();
+        let t = g.trickle.as_ref()?;
+        let page_matches = t.page.is_none_or(|p| page.and_then(|v| v.trim().parse::<u64>().ok()) == Some(p));
+        (t.route.eq_ignore_ascii_case(route) && page_matches).then(|| t.clone())
+    }
+
+    /// Appends `event` (an object) to the log with the next sequence number `seq`.
+    pub fn record(&self, mut event: Value) {
+        let mut g = self.lock();
+        event["seq"] = json!(g.next_event);
+        g.next_event += 1;
+        if g.events.len() == MAX_EVENTS {
+            g.events.pop_front();
+        }
+        g.events.push_back(event);
+    }
+
+    pub fn events(&self) -> Value {
+        Value::Array(self.lock().events.iter().cloned().collect())
+    }
+
+    /// Zero the counters and the event log, forget the rate window, restart the fault sequence.
     pub fn reset(&self) {
         let mut g = self.lock();
         g.counters = Counters::default();
+        g.events.clear();
+        g.next_event = 0;
         g.window.clear();
         g.rng = ChaCha8Rng::seed_from_u64(g.faults.seed ^ self.salt);
     }
@@ -175,7 +237,7 @@ impl Control {
         let requests = json!(c.by_route);
         let faults = json!({"http_5xx": c.http_5xx, "http_429": c.http_429, "dropped": c.dropped,
                             "lost": c.lost, "rate_limited": c.rate_limited});
-        let config = json!({"faults": g.faults, "rate_limit_per_min": g.rate_limit_per_min});
+        let config = json!({"faults": g.faults, "rate_limit_per_min": g.rate_limit_per_min, "trickle": g.trickle});
         (requests, faults, config)
     }
 }
@@ -203,5 +265,20 @@ mod tests {
         }
         assert_eq!(c.decide("GET /x", false, t0 + Duration::from_secs(20)), Decision::RateLimited(40));
         assert_eq!(c.decide("GET /x", false, t0 + Duration::from_secs(60)), Decision::Proceed { lose_answer: false });
+    }
+
+    #[test]
+    fn trickle_matches_its_route_and_page_only() {
+        let c = Control::new(Faults::default(), None, 0);
+        assert_eq!(c.trickle_for("GET /x", Some("2")), None, "off by default");
+        let t = Trickle { route: "GET /x".into(), page: Some(2), chunks: 0, duration_ms: 10 };
+        c.set_trickle(Some(t));
+        assert_eq!(c.trickle_for("GET /x", Some("2")).map(|t| t.chunks), Some(1), "at least one chunk");
+        assert!(c.trickle_for("get /X", Some(" 2")).is_some(), "route case-insensitive, page trimmed");
+        assert_eq!(c.trickle_for("GET /x", Some("3")), None);
+        assert_eq!(c.trickle_for("GET /x", None), None);
+        assert_eq!(c.trickle_for("GET /y", Some("2")), None);
+        c.set_trickle(None);
+        assert_eq!(c.trickle_for("GET /x", Some("2")), None);
     }
 }

@@ -20,7 +20,7 @@ mod server;
 
 pub use armor::{armor_psk_header, armor_psk_signature};
 pub use data::*;
-pub use faults::Faults;
+pub use faults::{Faults, Trickle};
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -214,6 +214,11 @@ impl Simulators {
     pub fn set_rate_limit(&self, per_min: Option<u32>) {
         server::App::control(&*self.armor).set_rate_limit(per_min);
         server::App::control(&*self.cw).set_rate_limit(per_min);
+    }
+
+    /// Send one chosen ConnectWise answer slowly (None: stop). Survives `reset`, like faults.
+    pub fn set_connectwise_trickle(&self, t: Option<Trickle>) {
+        server::App::control(&*self.cw).set_trickle(t);
     }
 
     pub fn set_token_ttl(&self, s: u64) {

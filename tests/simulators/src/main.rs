@@ -2,7 +2,7 @@
 //! Prints one JSON line when ready: {"armor": url, "connectwise": url, "connection": {...}}.
 
 use clap::Parser;
-use psa_bridge_sim::{DataSource, Faults, SimConfig, Simulators};
+use psa_bridge_sim::{DataSource, Faults, SimConfig, Simulators, Trickle};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -45,6 +45,18 @@ struct Args {
     armor_port: u16,
     #[arg(long, default_value_t = 0)]
     connectwise_port: u16,
+    /// Send ConnectWise answers on this route slowly, e.g. "GET /company/companies" (off by default).
+    #[arg(long)]
+    trickle_route: Option<String>,
+    /// ... only the one with this `page` query parameter.
+    #[arg(long, requires = "trickle_route")]
+    trickle_page: Option<u64>,
+    /// ... in this many pieces ...
+    #[arg(long, default_value_t = 30)]
+    trickle_chunks: u32,
+    /// ... spread over this many milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    trickle_ms: u64,
 }
 
 fn probability(name: &str, p: f64) -> anyhow::Result<f64> {
@@ -87,6 +99,14 @@ fn main() -> anyhow::Result<()> {
         connectwise_port: a.connectwise_port,
     };
     let sims = Simulators::start(config)?;
+    if let Some(route) = a.trickle_route {
+        sims.set_connectwise_trickle(Some(Trickle {
+            route,
+            page: a.trickle_page,
+            chunks: a.trickle_chunks,
+            duration_ms: a.trickle_ms,
+        }));
+    }
     let ready = serde_json::json!({"armor": sims.armor_url(), "connectwise": sims.connectwise_url(), "connection": sims.connection()});
     let mut out = std::io::stdout().lock();
     writeln!(out, "{ready}")?;

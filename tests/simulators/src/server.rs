@@ -4,20 +4,23 @@
 //! A service future that returns `Err` makes hyper close the connection without writing an answer:
 //! that is how "dropped connection" and "write landed but the answer was lost" are simulated.
 
-use crate::faults::{Control, Decision};
+use crate::faults::{Control, Decision, Trickle};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use percent_encoding::percent_decode_str;
-use serde_json::Value;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Largest request body read (bigger ones get a 413-ish error in the service's shape).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -99,16 +102,85 @@ impl Reply {
         self
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut b = Response::builder().status(self.status);
-        for (k, v) in &self.headers {
+    fn into_response(self) -> Response<SimBody> {
+        let body = SimBody::Whole(Some(Bytes::from(self.body)));
+        Self::respond(self.status, &self.headers, body)
+    }
+
+    fn respond(status: u16, headers: &[(String, String)], body: SimBody) -> Response<SimBody> {
+        let mut b = Response::builder().status(status);
+        for (k, v) in headers {
             b = b.header(k.as_str(), v.as_str());
         }
-        b.body(Full::new(Bytes::from(self.body))).unwrap_or_else(|_| {
-            let mut r = Response::new(Full::new(Bytes::from_static(b"invalid response header")));
+        b.body(body).unwrap_or_else(|_| {
+            let mut r = Response::new(SimBody::Whole(Some(Bytes::from_static(b"invalid response header"))));
             *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
             r
         })
+    }
+
+    /// The headers now (with the Content-Length of the whole body), the body in `t.chunks` pieces
+    /// over `t.duration_ms` from a task of its own. `trickle_done` is recorded just before the last
+    /// piece is handed to the connection, so a client cannot have the whole body before it.
+    fn into_trickle(self, t: &Trickle, app: Arc<dyn App>, about: Value) -> Response<SimBody> {
+        let mut headers = self.headers;
+        headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-length"));
+        headers.push(("Content-Length".into(), self.body.len().to_string()));
+        let chunks = t.chunks.max(1) as usize;
+        let size = self.body.len().div_ceil(chunks).max(1);
+        let pieces: Vec<Bytes> = self.body.chunks(size).map(Bytes::copy_from_slice).collect();
+        let gap = Duration::from_millis(t.duration_ms / (pieces.len().max(2) as u64 - 1));
+        let (tx, rx) = mpsc::channel(1);
+        let record = move |event: &str| {
+            let mut e = about.clone();
+            e["event"] = json!(event);
+            app.control().record(e);
+        };
+        record("trickle_start");
+        tokio::spawn(async move {
+            let last = pieces.len().saturating_sub(1);
+            for (i, piece) in pieces.into_iter().enumerate() {
+                if i > 0 {
+                    tokio::time::sleep(gap).await;
+                }
+                if i == last {
+                    record("trickle_done");
+                }
+                if tx.send(piece).await.is_err() {
+                    return; // the client went away
+                }
+            }
+        });
+        Self::respond(self.status, &headers, SimBody::Trickle(rx))
+    }
+}
+
+/// An answer's body: whole at once, or in pieces as a trickle task sends them.
+pub(crate) enum SimBody {
+    Whole(Option<Bytes>),
+    Trickle(mpsc::Receiver<Bytes>),
+}
+
+impl Body for SimBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            SimBody::Whole(bytes) => Poll::Ready(bytes.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b)))),
+            SimBody::Trickle(rx) => rx.poll_recv(cx).map(|piece| piece.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, SimBody::Whole(None)) || matches!(self, SimBody::Whole(Some(b)) if b.is_empty())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            SimBody::Whole(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            SimBody::Trickle(_) => SizeHint::default(),
+        }
     }
 }
 
@@ -171,7 +243,7 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<dyn App>, mut stop: wa
     }
 }
 
-async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<SimBody>, Dropped> {
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => c.to_bytes(),
@@ -192,8 +264,11 @@ async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<Fu
         return Ok(sim_endpoint(&*app, &req).into_response());
     }
     let route = app.route(&req);
+    let page = req.param("page").map(str::to_string);
+    app.control().record(json!({"event": "request", "route": route, "page": page}));
+    let trickle = app.control().trickle_for(&route, page.as_deref());
     let latency = app.control().latency();
-    if !latency.is_zero() {
+    if !latency.is_zero() && trickle.is_none() {
         tokio::time::sleep(latency).await;
     }
     let reply = match app.control().decide(&route, req.is_write(), Instant::now()) {
@@ -204,6 +279,10 @@ async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<Fu
             let reply = app.handle(&req);
             if lose_answer {
                 return Err(Dropped);
+            }
+            if let Some(t) = trickle {
+                let about = json!({"route": route, "page": page});
+                return Ok(reply.into_trickle(&t, app.clone(), about));
             }
             reply
         }
@@ -241,8 +320,8 @@ fn sim_endpoint(app: &dyn App, req: &Req) -> Reply {
     }
 }
 
-/// Shared `/_sim/config` parsing: `{"faults": {...}, "rate_limit_per_min": n|null}`; other keys are
-/// left to the service. Absent keys leave settings unchanged.
+/// Shared `/_sim/config` parsing: `{"faults": {...}, "rate_limit_per_min": n|null,
+/// "trickle": {...}|null}`; other keys are left to the service. Absent keys leave settings unchanged.
 pub(crate) fn configure_control(control: &Control, body: &Value) -> Result<(), String> {
     if !body.is_object() {
         return Err("config must be a JSON object".into());
@@ -250,6 +329,11 @@ pub(crate) fn configure_control(control: &Control, body: &Value) -> Result<(), S
     if let Some(f) = body.get("faults") {
         let f: crate::Faults = serde_json::from_value(f.clone()).map_err(|e| format!("faults: {e}"))?;
         control.set_faults(f);
+    }
+    if let Some(t) = body.get("trickle") {
+        let t: Option<crate::faults::Trickle> =
+            serde_json::from_value(t.clone()).map_err(|e| format!("trickle: {e}"))?;
+        control.set_trickle(t);
     }
     if let Some(r) = body.get("rate_limit_per_min") {
         match r {

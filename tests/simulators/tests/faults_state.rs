@@ -231,3 +231,50 @@ fn sim_config_endpoint_sets_faults_rate_limit_and_ttl() {
     assert_eq!(post(&cw_site, r#"{"faults": {"p5xx": "high"}}"#).status, 400);
     assert_eq!(get(&format!("{cw_site}/_sim/config"), &[]).status, 200);
 }
+
+#[test]
+fn trickle_sends_one_chosen_answer_slowly_and_the_event_log_shows_it() {
+    let sims = start();
+    let cw_site = sims.connectwise_site();
+    let path = "/company/companies?pageSize=100&page=2";
+    let whole = cw(&sims, "GET", path, None);
+    assert_eq!(whole.status, 200);
+    assert_eq!(sim_state(&cw_site)["config"]["trickle"], Value::Null, "off by default");
+
+    let config = r#"{"trickle": {"route": "GET /company/companies", "page": 2, "chunks": 10, "duration_ms": 600}}"#;
+    let r = request("POST", &format!("{cw_site}/_sim/config"), &[], config.as_bytes()).unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["trickle"]["chunks"], 10);
+    sims.reset(); // the event log starts again; the trickle stays, like faults
+    let other = cw(&sims, "GET", "/company/companies?pageSize=100&page=3", None);
+    let started = Instant::now();
+    let slow = cw(&sims, "GET", path, None);
+    let took = started.elapsed();
+    assert_eq!((slow.status, slow.json()), (200, whole.json()), "the same answer, only slower");
+    assert_eq!(slow.header("content-length"), Some(whole.body.len().to_string().as_str()));
+    assert!(took >= Duration::from_millis(500), "took {took:?}");
+    assert_eq!(other.status, 200);
+
+    let events = sim_state(&cw_site)["events"].as_array().unwrap().clone();
+    let summary: Vec<(String, Value)> =
+        events.iter().map(|e| (e["event"].as_str().unwrap().to_string(), e["page"].clone())).collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("request".to_string(), json!("3")),
+            ("request".to_string(), json!("2")),
+            ("trickle_start".to_string(), json!("2")),
+            ("trickle_done".to_string(), json!("2")),
+        ]
+    );
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, vec![0, 1, 2, 3]);
+
+    let r = request("POST", &format!("{cw_site}/_sim/config"), &[], br#"{"trickle": null}"#).unwrap();
+    assert_eq!(r.json()["trickle"], Value::Null);
+    assert_eq!(cw(&sims, "GET", path, None).json(), whole.json());
+    let events = sim_state(&cw_site)["events"].as_array().unwrap().clone();
+    assert_eq!(events.last().unwrap()["event"], "request", "no trickle once it is off");
+    let r = request("POST", &format!("{cw_site}/_sim/config"), &[], br#"{"trickle": {"chunks": "many"}}"#).unwrap();
+    assert_eq!(r.status, 400);
+}
