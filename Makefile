@@ -8,12 +8,14 @@ COMPONENT := $(TARGET)/wasm32-wasip2/component/psa_bridge.wasm
 HOST      := $(TARGET)/release/psa-bridge-host
 SIM       := $(TARGET)/release/psa-bridge-sim
 
-.PHONY: all build component host toolchain test unit e2e jco validate demo bench clean
+.PHONY: all build component host toolchain lint test unit e2e jco validate demo bench clean
 
 all: build
 
 toolchain:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
 component: toolchain
 	$(CARGO) build -p psa-bridge --target wasm32-wasip2 --profile component
@@ -23,9 +25,17 @@ host:
 
 build: component host
 
-# Native unit tests, simulator tests and end-to-end tests (the real component under the harness
-# against the simulators on 127.0.0.1), then the platform's validator on spec, help and real outputs.
+# Lints as gates: formatting, and clippy with warnings as errors, natively (the whole workspace
+# and its tests, in the release profile the tests build anyway) and for the component's target.
+lint: toolchain
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p psa-bridge --target wasm32-wasip2 --profile component -- -D warnings
+
+# Lints, native unit tests, simulator tests and end-to-end tests (the real component under the
+# harness against the simulators on 127.0.0.1), then the platform's validator on spec, help and real outputs.
 test: build
+	$(MAKE) --no-print-directory lint
 	PSA_BRIDGE_COMPONENT=$(abspath $(COMPONENT)) $(CARGO) test --release --workspace
 	$(MAKE) --no-print-directory jco
 	$(MAKE) --no-print-directory validate

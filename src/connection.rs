@@ -1,4 +1,4 @@
-//! Turns the connection record into checked settings: defaults applied, URLs parsed, secrets listed.
+//! The connection's tuning as checked settings, defaults applied. Each system reads its own section.
 
 use crate::error::Error;
 use crate::http::RetryPolicy;
@@ -35,7 +35,8 @@ impl Tuning {
         };
         Ok(Tuning {
             max_concurrency: bounded("max_concurrency", tuning.max_concurrency, 8, 64)? as usize,
-            request_timeout_ms: u64::from(bounded("request_timeout_seconds", tuning.request_timeout_seconds, 30, 600)?) * 1000,
+            request_timeout_ms: u64::from(bounded("request_timeout_seconds", tuning.request_timeout_seconds, 30, 600)?)
+                * 1000,
             time_budget_ms: u64::from(bounded("time_budget_seconds", tuning.time_budget_seconds, 600, 86_400)?) * 1000,
             retry: RetryPolicy {
                 max_attempts: bounded("max_attempts", tuning.max_attempts, 10, 20)?,
@@ -45,24 +46,4 @@ impl Tuning {
             max_response_bytes: 16 * 1024 * 1024,
         })
     }
-}
-
-/// Every credential in the connection, to be masked wherever text leaves the component.
-pub fn secrets(connection: &Connection) -> Vec<String> {
-    // Usernames and key ids are masked too: they are half of a credential.
-    let mut secrets = Vec::new();
-    if let Some(armor) = &connection.armor {
-        if let Some(login) = &armor.login {
-            secrets.extend([login.username.clone(), login.password.clone()]);
-        }
-        if let Some(key) = &armor.api_key {
-            secrets.extend([key.key_id.clone(), key.secret_key.clone()]);
-        }
-    }
-    if let Some(cw) = &connection.connectwise {
-        secrets.extend([cw.api_key.public_key.clone(), cw.api_key.private_key.clone(), cw.client_id.clone()]);
-    }
-    // Very short values would mask ordinary words; the services don't issue such credentials.
-    secrets.retain(|s| s.len() >= 3);
-    secrets
 }

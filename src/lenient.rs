@@ -31,9 +31,11 @@ pub fn opt_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
         Some(NumberOrString::Float(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
         Some(NumberOrString::Float(f)) => Err(serde::de::Error::custom(format!("expected an integer, found {f}"))),
         Some(NumberOrString::Text(s)) if s.trim().is_empty() => Ok(None),
-        Some(NumberOrString::Text(s)) => {
-            s.trim().parse().map(Some).map_err(|_| serde::de::Error::custom(format!("expected an integer, found {s:?}")))
-        }
+        Some(NumberOrString::Text(s)) => s
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("expected an integer, found {s:?}"))),
     }
 }
 
@@ -70,7 +72,8 @@ pub fn iso_utc(text: &str) -> String {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true);
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%#z"]
+    {
         if let Ok(t) = DateTime::parse_from_str(text, format) {
             return t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true);
         }

@@ -1,8 +1,9 @@
-//! psa-bridge: ARMOR accounts and tickets into ConnectWise Manage, as a WebAssembly component.
+//! psa-bridge: security providers' accounts and tickets into MSPs' PSAs, as a WebAssembly component.
 //!
-//! `lib.rs` is only the component glue; each action lives in `actions/`, each service's client in
-//! its own folder, HTTP (the only I/O) in `http/`, and the pure logic (matching, conditions,
-//! mapping) in modules that compile and are tested natively.
+//! `lib.rs` is only the component glue. Each action lives in `actions/` and only orchestrates;
+//! the generic engines (linking, exactly-once posting, value maps, checkpoints) in `sync/`; each
+//! system in its own folder under `connectors/`, whose `mod.rs` is the one list of systems; HTTP
+//! (the only I/O) in `http/`; the pure logic (matching, keys, mapping) compiles and is tested natively.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -22,18 +23,25 @@ mod bindings {
 
 /// The WIT records every action takes and returns; the actions work on them directly.
 pub mod types {
-    pub use crate::bindings::exports::psa_bridge::plugin::types::*;
+    pub use crate::bindings::exports::psa_bridge::plugin::actions::{
+        AccountOverride, AmbiguousMatch, CompanyMatch, FieldUpdate, GetAccountsInput, GetAccountsOutput,
+        GetTicketsInput, GetTicketsOutput, MatchCandidate, MatchCompaniesInput, MatchCompaniesOutput, MatchCounts,
+        MatchMethod, PostCounts, PostOutcome, PostResult, PostTicketsInput, PostTicketsOutput, ServiceCheck,
+        TestConnectionOutput, UnmatchedAccount,
+    };
+    pub use crate::bindings::exports::psa_bridge::plugin::connection::*;
+    pub use crate::bindings::exports::psa_bridge::plugin::model::*;
 }
 
 pub mod actions;
-pub mod armor;
 pub mod connection;
-pub mod connectwise;
+pub mod connectors;
 pub mod error;
 pub mod http;
 pub mod lenient;
 pub mod log;
 pub mod matching;
+pub mod sync;
 
 #[cfg(target_arch = "wasm32")]
 mod component {
@@ -45,14 +53,17 @@ mod component {
 
     impl Guest for Component {
         fn test_connection(connection: Connection) -> Result<TestConnectionOutput, PluginError> {
-            actions::run(&connection, |ctx| actions::test_connection::run(ctx))
+            actions::run(&connection, actions::test_connection::run)
         }
 
         fn get_accounts(connection: Connection, input: GetAccountsInput) -> Result<GetAccountsOutput, PluginError> {
             actions::run(&connection, |ctx| actions::get_accounts::run(ctx, input))
         }
 
-        fn match_companies(connection: Connection, input: MatchCompaniesInput) -> Result<MatchCompaniesOutput, PluginError> {
+        fn match_companies(
+            connection: Connection,
+            input: MatchCompaniesInput,
+        ) -> Result<MatchCompaniesOutput, PluginError> {
             actions::run(&connection, |ctx| actions::match_companies::run(ctx, input))
         }
 
@@ -62,6 +73,13 @@ mod component {
 
         fn post_tickets(connection: Connection, input: PostTicketsInput) -> Result<PostTicketsOutput, PluginError> {
             actions::run(&connection, |ctx| actions::post_tickets::run(ctx, input))
+        }
+    }
+
+    impl crate::bindings::exports::psa_bridge::plugin::registry::Guest for Component {
+        fn allowed_origins(connection: Connection) -> Result<Vec<String>, PluginError> {
+            let secrets = crate::connectors::secrets(&connection);
+            crate::connectors::allowed_origins(&connection).map_err(|e| e.redacted(&secrets))
         }
     }
 

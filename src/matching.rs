@@ -1,14 +1,14 @@
-//! Matching ARMOR accounts to ConnectWise companies. Pure: no I/O, only std, `unicode-normalization`,
+//! Matching a source's accounts to a destination's companies. Pure: no I/O, only std, `unicode-normalization`,
 //! `strsim` and `rustc-hash`.
 //!
 //! Rules, in order, for each account (precision before recall: when in doubt, report, never guess):
-//! 1. a company whose `ARMORcompanyId` custom field holds the account id wins (two such: ambiguous);
+//! 1. a company whose link field holds the account id wins (two such: ambiguous);
 //! 2. the same name: exactly equal, or equal after [`normalize_name`]; several companies with that name
 //!    are told apart by address, or reported as ambiguous;
 //! 3. a fuzzy match, only when the names differ by what looks like one typo (one letter, not the
 //!    first, in a word of six letters or more; or a space) and no other company comes close.
 //!
-//! A company linked to another ARMOR account through its custom field is never handed to this one
+//! A company linked to another account through its link field is never handed to this one
 //! by name: that is reported as ambiguous. Deleted companies take no part unless asked for.
 //! Overrides are the caller's business, before matching.
 
@@ -30,24 +30,24 @@ pub struct Address {
     pub country: Option<String>,
 }
 
-/// An ARMOR account, as matching needs it.
+/// A source's account, as matching needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountRecord {
-    pub id: u64,
+    pub id: String,
     pub name: String,
     pub address: Option<Address>,
 }
 
-/// A ConnectWise company, as matching needs it.
+/// A destination's company, as matching needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CompanyRecord {
-    pub id: u64,
+    pub id: String,
     pub identifier: String,
     pub name: String,
     pub address: Address,
     pub deleted: bool,
-    /// The value of its `ARMORcompanyId` custom field, when set and numeric.
-    pub armor_id: Option<u64>,
+    /// The account its link field names, when set.
+    pub linked_account: Option<String>,
 }
 
 /// How a match was found.
@@ -135,8 +135,8 @@ pub fn match_accounts(
 pub struct Matcher<'a> {
     companies: &'a [CompanyRecord],
     min_confidence: f64,
-    /// ARMOR id -> companies carrying it.
-    by_armor_id: FxHashMap<u64, Vec<usize>>,
+    /// Account id -> companies linked to it.
+    by_linked_account: FxHashMap<&'a str, Vec<usize>>,
     /// Trimmed name -> companies, only for names without a normalized form ("???").
     by_exact: FxHashMap<&'a str, Vec<usize>>,
     /// The distinct normalized names ("name groups"), each with its companies.
@@ -166,7 +166,7 @@ impl<'a> Matcher<'a> {
         let mut matcher = Matcher {
             companies,
             min_confidence,
-            by_armor_id: FxHashMap::default(),
+            by_linked_account: FxHashMap::default(),
             by_exact: FxHashMap::default(),
             groups: Vec::new(),
             group_of: FxHashMap::default(),
@@ -178,8 +178,8 @@ impl<'a> Matcher<'a> {
             if company.deleted && !options.include_deleted {
                 continue;
             }
-            if let Some(armor_id) = company.armor_id {
-                matcher.by_armor_id.entry(armor_id).or_default().push(index);
+            if let Some(account) = company.linked_account.as_deref() {
+                matcher.by_linked_account.entry(account).or_default().push(index);
             }
             let trimmed = company.name.trim();
             if trimmed.is_empty() {
@@ -251,12 +251,12 @@ impl<'a> Matcher<'a> {
 
     /// The decision for one account.
     pub fn decide(&self, account: &AccountRecord) -> Decision {
-        match self.by_armor_id.get(&account.id).map_or(&[][..], Vec::as_slice) {
+        match self.by_linked_account.get(account.id.as_str()).map_or(&[][..], Vec::as_slice) {
             [] => {}
             [company] => return Decision::Matched { company: *company, method: Method::CustomField, confidence: 1.0 },
             linked => {
                 return Decision::Ambiguous {
-                    reason: format!("{} companies carry ARMORcompanyId {}", linked.len(), account.id),
+                    reason: format!("{} companies are linked to account {}", linked.len(), account.id),
                     candidates: linked.iter().map(|&company| Candidate { company, confidence: 1.0 }).collect(),
                 };
             }
@@ -430,10 +430,10 @@ impl<'a> Matcher<'a> {
             return Decision::Unmatched { best: Some(Candidate { company, confidence }) };
         }
         let record = &self.companies[company];
-        match record.armor_id {
-            Some(other) if other != account.id => Decision::Ambiguous {
+        match &record.linked_account {
+            Some(other) if *other != account.id => Decision::Ambiguous {
                 reason: format!(
-                    "the company matching by name ({} {:?}) is already linked to ARMOR account {other}",
+                    "the company matching by name ({} {:?}) is already linked to account {other}",
                     record.id,
                     record.name.trim()
                 ),
@@ -833,12 +833,12 @@ mod tests {
 
     fn company(id: u64, name: &str) -> CompanyRecord {
         CompanyRecord {
-            id,
+            id: id.to_string(),
             identifier: format!("C{id}"),
             name: name.to_owned(),
             address: Address::default(),
             deleted: false,
-            armor_id: None,
+            linked_account: None,
         }
     }
 
@@ -853,7 +853,7 @@ mod tests {
     }
 
     fn account(id: u64, name: &str) -> AccountRecord {
-        AccountRecord { id, name: name.to_owned(), address: None }
+        AccountRecord { id: id.to_string(), name: name.to_owned(), address: None }
     }
 
     fn decide(account: &AccountRecord, companies: &[CompanyRecord]) -> Decision {
@@ -1078,7 +1078,7 @@ mod tests {
     #[test]
     fn the_custom_field_wins_over_any_name() {
         let mut linked = company(1, "Something Else Entirely");
-        linked.armor_id = Some(7001);
+        linked.linked_account = Some("7001".into());
         let companies = [company(2, "Contoso Ltd"), linked];
         assert_eq!(
             decide(&account(7001, "Contoso Ltd"), &companies),
@@ -1086,7 +1086,7 @@ mod tests {
         );
         // Two companies carrying the same id: ambiguous, both listed.
         let mut twin = company(3, "Contoso Ltd");
-        twin.armor_id = Some(7001);
+        twin.linked_account = Some("7001".into());
         let companies = [companies[0].clone(), companies[1].clone(), twin];
         match decide(&account(7001, "Contoso Ltd"), &companies) {
             Decision::Ambiguous { candidates, .. } => assert_eq!(candidates.len(), 2),
@@ -1097,7 +1097,7 @@ mod tests {
     #[test]
     fn a_company_linked_to_another_account_is_not_offered_by_name() {
         let mut linked = company(1, "Contoso Ltd");
-        linked.armor_id = Some(7002);
+        linked.linked_account = Some("7002".into());
         let companies = [linked];
         assert!(is_ambiguous(&decide(&account(7001, "Contoso Ltd"), &companies)));
         assert!(is_ambiguous(&decide(&account(7001, "Contosso Ltd"), &companies)));
@@ -1114,7 +1114,7 @@ mod tests {
     fn deleted_companies_take_part_only_when_asked() {
         let mut gone = company(1, "Contoso Ltd");
         gone.deleted = true;
-        gone.armor_id = Some(7001);
+        gone.linked_account = Some("7001".into());
         let mut companies = [gone, company(2, "Other")];
         assert!(is_unmatched(&decide(&account(7001, "Contoso Ltd"), &companies)));
         let options = MatchOptions { include_deleted: true, ..MatchOptions::default() };
@@ -1124,7 +1124,7 @@ mod tests {
         );
         // By name, it is still account 7001's company.
         assert!(is_ambiguous(&Matcher::new(&companies, &options).decide(&account(1, "Contoso Ltd"))));
-        companies[0].armor_id = None;
+        companies[0].linked_account = None;
         assert_eq!(
             matched(&Matcher::new(&companies, &options).decide(&account(1, "Contoso Ltd"))).1,
             Method::ExactName
@@ -1212,20 +1212,20 @@ mod tests {
             prop::option::of("[ab]"),
             prop::option::of("(US|USA|Canada)"),
         )
-            .prop_map(|(name, armor_id, deleted, city, country)| CompanyRecord {
-                id: 0,
+            .prop_map(|(name, linked, deleted, city, country)| CompanyRecord {
+                id: "0".into(),
                 identifier: String::new(),
                 name,
                 address: Address { city, country, ..Address::default() },
                 deleted,
-                armor_id,
+                linked_account: linked.map(|a: u64| a.to_string()),
             })
     }
 
     fn messy_account() -> impl Strategy<Value = AccountRecord> {
         (0u64..8, messy_name(), prop::option::of(("[ab]", "(US|United States|CA)"))).prop_map(|(id, name, address)| {
             AccountRecord {
-                id,
+                id: id.to_string(),
                 name,
                 address: address.map(|(city, country)| Address {
                     city: Some(city),
@@ -1280,10 +1280,10 @@ mod tests {
                         prop_assert!(include_deleted || !record.deleted);
                         prop_assert!((0.0..=1.0).contains(confidence));
                         if *method == Method::CustomField {
-                            prop_assert_eq!(record.armor_id, Some(account.id));
+                            prop_assert_eq!(record.linked_account.as_ref(), Some(&account.id));
                         } else {
                             // Never another account's company, never below the bar.
-                            prop_assert!(record.armor_id.is_none());
+                            prop_assert!(record.linked_account.is_none());
                             prop_assert!(*confidence >= min_confidence);
                         }
                     }

@@ -1,73 +1,12 @@
-//! Every ARMOR account visible to the connection, with its address (one request each, in parallel).
+//! Every account of the source the connection (or the input) names.
 
 use super::Context;
-use crate::armor::{Armor, ArmorApi, mapping, models};
+use crate::connectors;
 use crate::error::Error;
-use crate::http::Flow;
-use crate::log;
-use crate::types::{Account, GetAccountsInput, GetAccountsOutput};
+use crate::types::{GetAccountsInput, GetAccountsOutput};
 
 pub fn run(ctx: &mut Context, input: GetAccountsInput) -> Result<GetAccountsOutput, Error> {
-    let mut armor = Armor::from_connection(ctx.connection, "get_accounts")?;
-    let context = input.account_id.unwrap_or(armor.api.account_id);
-    let accounts = fetch(ctx, &mut armor, context, &input)?;
-    Ok(GetAccountsOutput { count: accounts.len() as u32, accounts })
-}
-
-/// Shared with match_companies when it is given no accounts.
-pub fn fetch(ctx: &mut Context, armor: &mut Armor, context: u64, input: &GetAccountsInput) -> Result<Vec<Account>, Error> {
-    let mut accounts = armor.accounts(&mut ctx.http, context)?;
-    log::info(format!("ARMOR: {} accounts visible to account {context}", accounts.len()));
-    if let Some(root) = input.parent_id {
-        if !accounts.iter().any(|a| a.id == root) {
-            return Err(Error::invalid(
-                "input.parent_id",
-                format!("account {root} is not among the accounts visible to account {context}"),
-                "Give the ID of an account that get_accounts lists, or leave parent_id out.",
-            ));
-        }
-        accounts = mapping::subtree(accounts, root);
-    }
-    if let Some(statuses) = &input.statuses {
-        accounts.retain(|a| {
-            let status = a.status.as_deref().unwrap_or_default();
-            statuses.iter().any(|s| s.trim().eq_ignore_ascii_case(status))
-        });
-    }
-    if !input.include_addresses.unwrap_or(true) {
-        return Ok(accounts.iter().map(|a| mapping::account(a, None)).collect());
-    }
-
-    let total = accounts.len();
-    let mut details: Vec<Option<models::AccountDetail>> = vec![None; total];
-    let mut failure = None;
-    let mut done = 0;
-    let jobs: Vec<_> = accounts
-        .iter()
-        .enumerate()
-        .map(|(i, a)| (i, armor.api.get(ArmorApi::path(&["accounts", &a.id.to_string()]), context)))
-        .collect();
-    let api = &armor.api;
-    ctx.http.run(&mut armor.auth, jobs, |i, outcome, _| {
-        done += 1;
-        log::progress("addresses", done, total);
-        // An account without a detail record simply has no address.
-        if matches!(&outcome, Ok(r) if r.status == 404) {
-            return Flow::Continue;
-        }
-        match api.decode::<models::AccountDetail>(&format!("reading the address of account {}", accounts[i].id), outcome) {
-            Ok(detail) => {
-                details[i] = Some(detail);
-                Flow::Continue
-            }
-            Err(error) => {
-                failure = Some(error);
-                Flow::Stop
-            }
-        }
-    })?;
-    if let Some(error) = failure {
-        return Err(error);
-    }
-    Ok(accounts.iter().zip(&details).map(|(a, d)| mapping::account(a, d.as_ref())).collect())
+    let mut source = connectors::source(ctx.connection, input.source.as_deref(), "get_accounts")?;
+    let accounts = source.accounts(ctx, &input)?;
+    Ok(GetAccountsOutput { source: source.system().name.to_string(), count: accounts.len() as u32, accounts })
 }

@@ -9,7 +9,7 @@ use crate::types::*;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-pub(super) fn connection() -> Connection {
+pub(crate) fn connection() -> Connection {
     Connection {
         armor: Some(ArmorConnection {
             base_url: Some("https://api.armor.example".into()),
@@ -24,7 +24,12 @@ pub(super) fn connection() -> Connection {
             api_key: ConnectwiseApiKey { public_key: "pub".into(), private_key: "hostile-private".into() },
             client_id: "client".into(),
         }),
-        tuning: Some(Tuning { max_concurrency: Some(4), request_timeout_seconds: None, max_attempts: Some(2), time_budget_seconds: None }),
+        tuning: Some(Tuning {
+            max_concurrency: Some(4),
+            request_timeout_seconds: None,
+            max_attempts: Some(2),
+            time_budget_seconds: None,
+        }),
     }
 }
 
@@ -41,7 +46,8 @@ fn any_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(6, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::hash_map("[a-zA-Z]{1,12}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::hash_map("[a-zA-Z]{1,12}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -50,19 +56,32 @@ fn any_json() -> impl Strategy<Value = Value> {
 fn any_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         any_json().prop_map(|v| v.to_string().into_bytes()),
-        (any_json(), any_json(), any_json()).prop_map(|(a, b, c)| json!([{"id": a, "name": b, "parent": c, "issueKeyId": b, "items": [{"issueKeyId": a}]}])
-            .to_string()
-            .into_bytes()),
-        (any_json(), any_json()).prop_map(|(a, b)| json!({"items": [{"issueKeyId": a, "currentStatus": b}], "nextPageToken": null})
-            .to_string()
-            .into_bytes()),
+        (any_json(), any_json(), any_json()).prop_map(|(a, b, c)| {
+            json!([{"id": a, "name": b, "parent": c, "issueKeyId": b, "items": [{"issueKeyId": a}]}])
+                .to_string()
+                .into_bytes()
+        }),
+        (any_json(), any_json()).prop_map(|(a, b)| {
+            json!({"items": [{"issueKeyId": a, "currentStatus": b}], "nextPageToken": null}).to_string().into_bytes()
+        }),
         prop::collection::vec(any::<u8>(), 0..200),
         Just(b"{\"truncated\": [1, 2".to_vec()),
     ]
 }
 
 fn any_status() -> impl Strategy<Value = u16> {
-    prop_oneof![Just(200), Just(201), Just(200), Just(400), Just(401), Just(403), Just(404), Just(429), Just(500), Just(302)]
+    prop_oneof![
+        Just(200),
+        Just(201),
+        Just(200),
+        Just(400),
+        Just(401),
+        Just(403),
+        Just(404),
+        Just(429),
+        Just(500),
+        Just(302)
+    ]
 }
 
 /// Every request answered from the generated list, in turn.
@@ -92,20 +111,27 @@ fn check<T>(result: Result<T, PluginError>) {
     }
 }
 
-pub(super) fn ticket(key: String, summary: String, comments: usize) -> Ticket {
+pub(crate) fn ticket(key: String, summary: String, comments: usize) -> Ticket {
     Ticket {
+        system: "armor".into(),
         key,
-        account_id: 7001,
+        account_id: "7001".into(),
         summary,
         description: Some("d".into()),
         status: "Open".into(),
         request_type: None,
         priority: None,
+        severity: None,
         reporter: None,
         assignee: None,
         created: None,
         updated: None,
-        comments: Some((0..comments as u64).map(|id| Comment { id, author: None, body: "b".into(), created: None, public: true }).collect()),
+        url: None,
+        comments: Some(
+            (0..comments as u64)
+                .map(|id| Comment { id: id.to_string(), author: None, body: "b".into(), created: None, public: true })
+                .collect(),
+        ),
     }
 }
 
@@ -116,9 +142,9 @@ proptest! {
     fn armor_actions_survive_any_answer(replies in prop::collection::vec((any_status(), any_body()), 1..12)) {
         let connection = connection();
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| {
-            get_accounts::run(ctx, GetAccountsInput { include_addresses: None, statuses: None, parent_id: None, account_id: None })
+            get_accounts::run(ctx, GetAccountsInput { source: None, include_addresses: None, statuses: None, parent_id: None, account_id: None })
         }));
-        let input = GetTicketsInput { account_ids: Some(vec![7001, 7002]), statuses: None, request_types: None, since: None,
+        let input = GetTicketsInput { source: None, account_ids: Some(vec!["7001".into(), "7002".into()]), statuses: None, request_types: None, since: None,
             include_details: None, include_comments: None, max_tickets: Some(30), cursor: None };
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| get_tickets::run(ctx, input)));
         check(run_with(&connection, &mut hostile_transport(replies), test_connection::run));
@@ -132,10 +158,11 @@ proptest! {
     ) {
         let connection = connection();
         let tickets: Vec<Ticket> = keys.into_iter().map(|k| ticket(k, summary.clone(), 2)).collect();
-        let input = PostTicketsInput { tickets, board: Some("ARMOR \"tickets\" % _".into()), status_map: None, default_status: None, post_comments: None, dry_run: None };
+        let input = PostTicketsInput { destination: None, tickets, board: Some("ARMOR \"tickets\" % _".into()), status_map: None, default_status: None,
+            priority_map: None, default_priority: Some("P \"1\"".into()), catch_all_company: Some("x' or 1=1".into()), post_comments: None, dry_run: None };
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| post_tickets::run(ctx, input)));
-        let accounts = vec![Account { id: 1, name: summary, parent_id: None, status: "Active".into(), account_type: None, currency: None, address: None }];
-        let input = MatchCompaniesInput { accounts: Some(accounts), overrides: None, dry_run: None, min_confidence: None, include_deleted: None };
+        let accounts = vec![Account { system: "armor".into(), id: "1".into(), name: summary, parent_id: None, status: "Active".into(), account_type: None, currency: None, address: None }];
+        let input = MatchCompaniesInput { destination: None, source: None, accounts: Some(accounts), overrides: None, dry_run: None, min_confidence: None, include_deleted: None };
         check(run_with(&connection, &mut hostile_transport(replies), |ctx| match_companies::run(ctx, input)));
     }
 }

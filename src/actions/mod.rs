@@ -7,9 +7,10 @@ pub mod post_tickets;
 pub mod test_connection;
 
 #[cfg(test)]
-mod hostile_tests;
+pub(crate) mod hostile_tests;
 
-use crate::connection::{self, Tuning};
+use crate::connection::Tuning;
+use crate::connectors;
 use crate::error::Error;
 use crate::http::{Scheduler, Transport};
 use crate::log;
@@ -25,7 +26,7 @@ pub struct Context<'a> {
 /// Runs an action over WASI HTTP.
 #[cfg(target_arch = "wasm32")]
 pub fn run<T>(connection: &Connection, action: impl FnOnce(&mut Context) -> Result<T, Error>) -> Result<T, Error> {
-    let secrets = connection::secrets(connection);
+    let secrets = connectors::secrets(connection);
     let tuning = Tuning::from_connection(connection).map_err(|e| e.redacted(&secrets))?;
     let mut transport = crate::http::wasi::WasiTransport::new(tuning.request_timeout_ms, tuning.max_response_bytes);
     run_with(connection, &mut transport, action)
@@ -37,7 +38,7 @@ pub fn run_with<T>(
     transport: &mut dyn Transport,
     action: impl FnOnce(&mut Context) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    let secrets = connection::secrets(connection);
+    let secrets = connectors::secrets(connection);
     log::set_secrets(secrets.clone());
     let tuning = Tuning::from_connection(connection).map_err(|e| e.redacted(&secrets))?;
     let http = Scheduler::new(transport, tuning.retry.clone(), tuning.max_concurrency, tuning.time_budget_ms);

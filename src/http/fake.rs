@@ -85,7 +85,8 @@ impl<H: FnMut(&Request) -> Reply> Transport for FakeTransport<H> {
         };
         self.now_ms.set(self.now_ms.get().max(until));
         let now = self.now_ms.get();
-        let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending).into_iter().partition(|(_, at, _)| *at <= now);
+        let (done, rest): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.pending).into_iter().partition(|(_, at, _)| *at <= now);
         self.pending = rest;
         done.into_iter().map(|(id, _, result)| (id, result)).collect()
     }

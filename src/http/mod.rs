@@ -2,6 +2,7 @@
 //! requests and reports completions, and a [`Scheduler`] that adds concurrency, retries and auth.
 //! Only `wasi.rs` touches WASI; everything else is pure and tested natively against `fake.rs`.
 
+mod answers;
 mod retry;
 mod scheduler;
 
@@ -9,6 +10,7 @@ pub mod fake;
 #[cfg(target_arch = "wasm32")]
 pub mod wasi;
 
+pub use answers::decode;
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use scheduler::{Auth, Flow, FollowUps, NoAuth, Scheduler, Stats};
 
@@ -150,7 +152,13 @@ impl Request {
     pub fn describe(&self) -> String {
         let path = self.full_path();
         let path = path.split('?').next().unwrap_or_default();
-        format!("{} {}://{}{}", self.method.as_str(), if self.origin.https { "https" } else { "http" }, self.origin.authority, path)
+        format!(
+            "{} {}://{}{}",
+            self.method.as_str(),
+            if self.origin.https { "https" } else { "http" },
+            self.origin.authority,
+            path
+        )
     }
 }
 
@@ -223,11 +231,20 @@ impl fmt::Display for TransportError {
 /// A request that ended without a usable answer after the retries the policy allows.
 #[derive(Clone, Debug)]
 pub enum HttpError {
-    Transport { request: String, error: TransportError, attempts: u32 },
+    Transport {
+        request: String,
+        error: TransportError,
+        attempts: u32,
+    },
     /// A non-idempotent request failed in a way that may or may not have applied it.
-    OutcomeUnknown { request: String, error: String },
+    OutcomeUnknown {
+        request: String,
+        error: String,
+    },
     /// The action's time budget ran out before the request could be (re)tried.
-    BudgetExhausted { request: String },
+    BudgetExhausted {
+        request: String,
+    },
 }
 
 impl fmt::Display for HttpError {
@@ -254,4 +271,25 @@ pub trait Transport {
     /// Wall-clock seconds since the Unix epoch (signatures carry it).
     fn unix_seconds(&self) -> u64;
     fn random_u64(&mut self) -> u64;
+}
+
+impl Scheduler<'_> {
+    /// [`Scheduler::run`] for work where any failure ends the whole step: the first error stops
+    /// the run (nothing new starts, what is in flight is abandoned) and is returned.
+    pub fn try_run<C>(
+        &mut self,
+        auth: &mut dyn Auth,
+        jobs: impl IntoIterator<Item = (C, Request)>,
+        mut on_done: impl FnMut(C, Result<Response, HttpError>, &mut FollowUps<C>) -> Result<(), crate::error::Error>,
+    ) -> Result<(), crate::error::Error> {
+        let mut failure = None;
+        self.run(auth, jobs, |context, outcome, next| match on_done(context, outcome, next) {
+            Ok(()) => Flow::Continue,
+            Err(error) => {
+                failure = Some(error);
+                Flow::Stop
+            }
+        })?;
+        failure.map_or(Ok(()), Err)
+    }
 }

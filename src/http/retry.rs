@@ -23,7 +23,10 @@ impl Default for RetryPolicy {
 pub enum Verdict {
     Done,
     /// Try again after at least this long.
-    Retry { after_ms: u64, rate_limited: bool },
+    Retry {
+        after_ms: u64,
+        rate_limited: bool,
+    },
     /// The request may have been applied and cannot be repeated blindly.
     OutcomeUnknown,
 }
@@ -45,8 +48,12 @@ impl RetryPolicy {
                     return match after {
                         Some(ms) if ms > self.max_retry_after_ms => Verdict::Done,
                         _ if attempt >= self.max_attempts => Verdict::Done,
-                        Some(ms) => Verdict::Retry { after_ms: ms.max(self.backoff(attempt, random)), rate_limited: true },
-                        None => Verdict::Retry { after_ms: self.backoff(attempt, random).max(1000), rate_limited: true },
+                        Some(ms) => {
+                            Verdict::Retry { after_ms: ms.max(self.backoff(attempt, random)), rate_limited: true }
+                        }
+                        None => {
+                            Verdict::Retry { after_ms: self.backoff(attempt, random).max(1000), rate_limited: true }
+                        }
                     };
                 }
                 500 | 502 | 503 | 504 => true,

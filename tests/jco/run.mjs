@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUT = join(HERE, "out");
 const MODULE = join(OUT, "psa_bridge.js");
-const ACTIONS = "psa-bridge:plugin/actions@0.1.0";
+const ACTIONS = "psa-bridge:plugin/actions@0.2.0";
 
 const { values: args } = parseArgs({
   options: {

@@ -20,7 +20,8 @@ Nothing in the validators is changed or skipped.
 Besides the validators, two psa-bridge checks (reported on their own lines):
   SampleMessages  every tests/*.json message, read strictly against the spec: known action (or test_connection),
                   no unknown keys at any depth, required keys present, types and enums right;
-  WitSpec         plugin.spec.yaml describes exactly what wit/world.wit exports (tests/validate/wit_spec.py).
+  WitSpec         plugin.spec.yaml describes exactly what the WIT contract (wit/*.wit) exports
+                  (tests/validate/wit_spec.py).
 
   validate.py [--plugin DIR] [--outputs DIR] [--require-outputs] [--example-outputs]
   validate.py --self-test      break the spec, help and outputs on purpose in temp copies; each break must be caught
@@ -41,6 +42,8 @@ import tempfile
 import yaml
 
 sys.dont_write_bytecode = True  # importing wit_spec must leave no __pycache__ in the work tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wit_spec  # noqa: E402
 
 # The contract's list, in its order.
 VALIDATORS = [
@@ -264,10 +267,8 @@ def validate(args) -> int:
 
     # psa-bridge's own checks, beside the ecosystem's validators.
     checks = [("SampleMessages", "tests/*.json are valid action_start messages for the spec", check_samples(plugin, spec))]
-    if os.path.exists(os.path.join(plugin, "wit", "world.wit")):
-        import wit_spec
-
-        checks.append(("WitSpec", "plugin.spec.yaml describes what wit/world.wit exports", wit_spec.check(plugin)))
+    if wit_spec.wit_files(plugin):
+        checks.append(("WitSpec", "plugin.spec.yaml describes what wit/*.wit exports", wit_spec.check(plugin)))
     for name, what, problems in checks:
         print(f"{'PASS' if not problems else 'FAIL'}  {name}  {what} (psa-bridge check)")
         for problem in problems:
@@ -365,6 +366,13 @@ def breaks():
         ("a custom type lacks a field of its WIT record", "WitSpec", spec_edit(delete(["types", "ticket", "priority"]))),
         ("an enum lacks a case of its WIT enum", "WitSpec",
          spec_edit(lambda s: s["types"]["post_result"]["outcome"]["enum"].remove("skipped"))),
+        ("an action lacks an input of wit/actions.wit", "WitSpec",
+         spec_edit(delete(["actions", "post_tickets", "input", "catch_all_company"]))),
+        ("a field escaped in the WIT (%from) is renamed in the spec", "WitSpec",
+         spec_edit(lambda s: s["types"]["value_mapping"].update({"source_value": s["types"]["value_mapping"].pop("from")}))),
+        ("the WIT-only registry function allowed-origins is described as an action", "WitSpec",
+         spec_edit(set_(["actions", "allowed_origins"], {"title": "Allowed Origins", "description": "Origins the connection may call",
+                                                         "input": {}, "output": {}}))),
         ("a banned word in help.md", "ProfanityValidator",
          edit_help(lambda h: h.replace("\n# Links\n", "\n# Links\n\ncrap\n"))),
     ]
@@ -380,9 +388,11 @@ def self_test(args) -> int:
     def run_copy(label, change=None, expected=None) -> bool:
         with tempfile.TemporaryDirectory(prefix="psa-selftest-") as copy_dir:
             os.makedirs(os.path.join(copy_dir, "tests"))
-            if os.path.exists(os.path.join(plugin, "wit", "world.wit")):
+            wit = wit_spec.wit_files(plugin)
+            if wit:
                 os.makedirs(os.path.join(copy_dir, "wit"))
-                shutil.copy(os.path.join(plugin, "wit", "world.wit"), os.path.join(copy_dir, "wit", "world.wit"))
+                for path in wit:
+                    shutil.copy(path, os.path.join(copy_dir, "wit", os.path.basename(path)))
             for name in os.listdir(os.path.join(plugin, "tests")):
                 if name.endswith(".json"):
                     shutil.copy(os.path.join(plugin, "tests", name), os.path.join(copy_dir, "tests", name))

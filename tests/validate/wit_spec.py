@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
-"""Checks that plugin.spec.yaml describes exactly what wit/world.wit exports.
+"""Checks that plugin.spec.yaml describes exactly what the WIT contract (every wit/*.wit file) exports.
 
-The WIT is the source of truth. For every exported action `<name>: func(connection, input: <name>-input)
+The WIT is the source of truth: the files of wit/ (not wit/deps, the imported WASI packages) are read as one
+text, so records and enums may live in any interface (model, connection, actions, ...). Record and enum names
+must be unique across them. A leading `%` (how WIT escapes a keyword used as a name, e.g. `%from`) is not
+part of the name. For every exported action `<name>: func(connection, input: <name>-input)
 -> result<<name>-output, plugin-error>` the spec's action `<name>` (snake_case) must have the same inputs and
 outputs; the spec's `connection` must be the WIT `connection` record; every WIT record these reach must be a
 custom type under `types:` with the same fields. Field by field:
@@ -12,6 +15,8 @@ custom type under `types:` with the same fields. Field by field:
                  snake_case; a WIT record -> the custom type of the same name, except `login`
                  (username, password) -> the platform's credential_username_password
 `test-connection` is the platform's built-in connection test, not a spec action; its output is not described.
+`allowed-origins` (interface registry) tells a host which origins a connection may call; it is not a platform
+action either.
 
   wit_spec.py [--plugin DIR]     prints the disagreements; exit 1 when there are any
 """
@@ -27,17 +32,39 @@ INTEGERS = {"u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64"}
 FLOATS = {"f32", "f64"}
 # WIT records the platform has a base type for: the shapes must be identical.
 BASE_TYPES = {"login": "credential_username_password"}
-BUILT_IN = {"test-connection"}
+BUILT_IN = {"test-connection", "allowed-origins"}
 
 
 def snake(name: str) -> str:
     return name.replace("-", "_")
 
 
-def parse_wit(text: str):
+def wit_files(plugin: str) -> list:
+    """The contract's files: wit/*.wit, sorted (wit/deps and other folders are not part of it)."""
+    folder = os.path.join(plugin, "wit")
+    if not os.path.isdir(folder):
+        return []
+    return [os.path.join(folder, name) for name in sorted(os.listdir(folder))
+            if name.endswith(".wit") and os.path.isfile(os.path.join(folder, name))]
+
+
+def read_wit(plugin: str) -> str:
+    """Every contract file, concatenated."""
+    texts = []
+    for path in wit_files(plugin):
+        with open(path, encoding="utf-8") as f:
+            texts.append(f.read())
+    return "\n".join(texts)
+
+
+def parse_wit(text: str, duplicates: list = None):
+    """(records, enums, funcs). Names defined twice are appended to `duplicates` when given."""
     text = re.sub(r"//[^\n]*", "", text)
+    text = re.sub(r"%(?=[A-Za-z])", "", text)  # `%from` is the identifier `from`
     records, enums, funcs = {}, {}, {}
     for kind, name, body in re.findall(r"\b(record|enum)\s+([\w-]+)\s*\{(.*?)\}", text, re.DOTALL):
+        if (name in records or name in enums) and duplicates is not None:
+            duplicates.append(name)
         if kind == "record":
             fields = {}
             for field in split_top(body):
@@ -137,11 +164,15 @@ class Checker:
 
 
 def check(plugin: str) -> list:
-    with open(os.path.join(plugin, "wit", "world.wit"), encoding="utf-8") as f:
-        records, enums, funcs = parse_wit(f.read())
+    if not wit_files(plugin):
+        return [f"no WIT contract: {os.path.join(plugin, 'wit')} has no .wit file"]
+    duplicates = []
+    records, enums, funcs = parse_wit(read_wit(plugin), duplicates)
     with open(os.path.join(plugin, "plugin.spec.yaml"), encoding="utf-8") as f:
         spec = yaml.safe_load(f)
     checker = Checker(records, enums, spec)
+    for name in duplicates:
+        checker.problems.append(f"WIT: {name} is defined more than once (record and enum names must be unique)")
     for name, base in BASE_TYPES.items():
         if name in records and set(records[name]) != {"username", "password"}:
             checker.problems.append(f"WIT record {name} no longer has the shape of {base}")
@@ -176,7 +207,7 @@ def main() -> int:
     problems = check(parser.parse_args().plugin)
     for problem in problems:
         print(problem)
-    print("plugin.spec.yaml agrees with wit/world.wit" if not problems else f"{len(problems)} disagreements")
+    print("plugin.spec.yaml agrees with wit/*.wit" if not problems else f"{len(problems)} disagreements")
     return 1 if problems else 0
 
 

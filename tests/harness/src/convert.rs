@@ -82,7 +82,9 @@ pub fn to_val(value: &Value, ty: &Type, path: &str) -> Result<Val, String> {
             // `"case"` for a case without payload, `{"case": payload}` otherwise.
             let (name, payload) = match value {
                 Value::String(s) => (s.as_str(), None),
-                Value::Object(o) if o.len() == 1 => o.iter().next().map(|(k, v)| (k.as_str(), Some(v))).unwrap_or(("", None)),
+                Value::Object(o) if o.len() == 1 => {
+                    o.iter().next().map(|(k, v)| (k.as_str(), Some(v))).unwrap_or(("", None))
+                }
                 _ => return wrong("a case name or an object with one case"),
             };
             let Some(case) = variant.cases().find(|c| json_name(c.name) == name) else {
@@ -140,7 +142,9 @@ pub fn to_json(val: &Val) -> Value {
         Val::Float64(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
         Val::Char(c) => Value::String(c.to_string()),
         Val::String(s) => Value::String(s.clone()),
-        Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => Value::Array(items.iter().map(to_json).collect()),
+        Val::List(items) | Val::Tuple(items) | Val::FixedLengthList(items) => {
+            Value::Array(items.iter().map(to_json).collect())
+        }
         Val::Record(fields) => Value::Object(
             fields
                 .iter()
@@ -162,7 +166,9 @@ pub fn to_json(val: &Val) -> Value {
             Value::Object(Map::from_iter([(key.to_string(), inner.as_deref().map_or(Value::Null, to_json))]))
         }
         Val::Flags(names) => Value::Array(names.iter().map(|n| Value::String(json_name(n))).collect()),
-        Val::Map(pairs) => Value::Array(pairs.iter().map(|(k, v)| Value::Array(vec![to_json(k), to_json(v)])).collect()),
+        Val::Map(pairs) => {
+            Value::Array(pairs.iter().map(|(k, v)| Value::Array(vec![to_json(k), to_json(v)])).collect())
+        }
         Val::Resource(_) | Val::Future(_) | Val::Stream(_) | Val::ErrorContext(_) => Value::Null,
     }
 }

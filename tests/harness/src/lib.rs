@@ -53,7 +53,8 @@ pub async fn run_message_with_stats(
         }
     };
     let ActionStart { action, meta, input, connection } = start;
-    let (action, input) = if test { ("test_connection".to_string(), Value::Object(Default::default())) } else { (action, input) };
+    let (action, input) =
+        if test { ("test_connection".to_string(), Value::Object(Default::default())) } else { (action, input) };
     let params = match plugin.params(&action, &connection, &input) {
         Ok(params) => params,
         Err(problem) => {
@@ -65,7 +66,18 @@ pub async fn run_message_with_stats(
             return (message::event_error(error, "", &meta), false, None);
         }
     };
-    let policy = OutboundPolicy::from_connection(&connection, options.allow_loopback);
+    let policy = match plugin.allowed_origins(&connection).await {
+        Ok(Ok(origins)) => OutboundPolicy::from_origins(&origins, options.allow_loopback),
+        Ok(Err(error)) => return (message::event_error(error, "", &meta), false, None),
+        Err(failure) => {
+            let error = message::error(
+                "The plugin could not say which hosts the connection may call.",
+                "Check the connection against help.md; if it looks right, report this with the data below.",
+                format!("{failure:#}"),
+            );
+            return (message::event_error(error, "", &meta), false, None);
+        }
+    };
     match plugin.call(&action, params, policy, options).await {
         Ok(outcome) => {
             let stats = CallStats {

@@ -13,7 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "psa-bridge-host", version, about = "Runs the psa-bridge WebAssembly plugin with the platform's message protocol")]
+#[command(
+    name = "psa-bridge-host",
+    version,
+    about = "Runs the psa-bridge WebAssembly plugin with the platform's message protocol"
+)]
 struct Cli {
     /// The component (default: the release build next to this binary).
     #[arg(long, global = true)]
@@ -60,7 +64,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime").and_then(|rt| rt.block_on(run())) {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")
+        .and_then(|rt| rt.block_on(run()))
+    {
         Ok(code) => code,
         Err(error) => {
             eprintln!("psa-bridge-host: {error:#}");
@@ -98,7 +107,9 @@ async fn run() -> Result<ExitCode> {
         }
         Command::Run { file } | Command::Test { file } => {
             let text = match file {
-                Some(path) => std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
+                Some(path) => {
+                    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?
+                }
                 None => {
                     let mut text = String::new();
                     std::io::stdin().read_to_string(&mut text).context("cannot read the message from stdin")?;
@@ -113,7 +124,9 @@ async fn run() -> Result<ExitCode> {
         }
         Command::Http { port, bind } => {
             let plugin = Arc::new(Plugin::load(&component_path(&cli)?)?);
-            let listener = tokio::net::TcpListener::bind((bind.as_str(), *port)).await.with_context(|| format!("cannot listen on {bind}:{port}"))?;
+            let listener = tokio::net::TcpListener::bind((bind.as_str(), *port))
+                .await
+                .with_context(|| format!("cannot listen on {bind}:{port}"))?;
             eprintln!("psa-bridge-host: serving {} actions on http://{}", plugin.actions.len(), listener.local_addr()?);
             psa_bridge_host::server::serve(plugin, listener, options).await?;
             Ok(ExitCode::SUCCESS)

@@ -27,7 +27,9 @@ pub fn parse_action_start(text: &str) -> Result<ActionStart, String> {
         return Err(format!("`{key}` is not a field of an action_start message"));
     }
     let body = message.get("body").and_then(Value::as_object).ok_or("`body` must be an object")?;
-    if let Some(key) = body.keys().find(|k| !["action", "meta", "input", "connection", "trigger", "dispatcher"].contains(&k.as_str())) {
+    if let Some(key) =
+        body.keys().find(|k| !["action", "meta", "input", "connection", "trigger", "dispatcher"].contains(&k.as_str()))
+    {
         return Err(format!("`body.{key}` is not a field of an action_start body"));
     }
     let action = body.get("action").and_then(Value::as_str).ok_or("`body.action` must be the action's name")?;
@@ -38,7 +40,12 @@ pub fn parse_action_start(text: &str) -> Result<ActionStart, String> {
             Some(_) => Err(format!("`body.{key}` must be an object")),
         }
     };
-    Ok(ActionStart { action: action.to_string(), meta: object("meta")?, input: object("input")?, connection: object("connection")? })
+    Ok(ActionStart {
+        action: action.to_string(),
+        meta: object("meta")?,
+        input: object("input")?,
+        connection: object("connection")?,
+    })
 }
 
 pub fn event_ok(output: Value, log: &str, meta: &Value) -> Value {

@@ -1,7 +1,7 @@
-//! Which hosts the component may call: only those named in the connection, only over https,
-//! plain http only to loopback and only when the harness was told so (tests, simulators).
+//! Which hosts the component may call: only the origins the component itself says the
+//! connection names (its registry of systems is the one list), only over https, plain http only
+//! to loopback and only when the harness was told so (tests, simulators).
 
-use serde_json::Value;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
 #[derive(Clone, Debug, Default)]
@@ -12,17 +12,14 @@ pub struct OutboundPolicy {
 }
 
 impl OutboundPolicy {
-    /// Every service URL in the connection: `armor.base_url` (default api.armor.com) and `connectwise.site`.
-    pub fn from_connection(connection: &Value, allow_loopback: bool) -> OutboundPolicy {
-        let mut urls = Vec::new();
-        if let Some(armor) = connection.get("armor").filter(|v| v.is_object()) {
-            urls.push(armor.get("base_url").and_then(Value::as_str).unwrap_or("https://api.armor.com").to_string());
-        }
-        if let Some(site) = connection.pointer("/connectwise/site").and_then(Value::as_str) {
-            urls.push(site.to_string());
-        }
-        let allowed = urls.iter().filter_map(|u| host_and_port(u)).collect();
-        OutboundPolicy { allowed, allow_loopback }
+    /// Requests to `origins` (`scheme://host:port`) only.
+    pub fn from_origins(origins: &[String], allow_loopback: bool) -> OutboundPolicy {
+        OutboundPolicy { allowed: origins.iter().filter_map(|u| host_and_port(u)).collect(), allow_loopback }
+    }
+
+    /// No request at all.
+    pub fn deny_all() -> OutboundPolicy {
+        OutboundPolicy::default()
     }
 
     /// `Err(reason)` when the request may not leave.
@@ -57,8 +54,11 @@ impl WasiHttpHooks for OutboundPolicy {
         request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
-    ) -> Box<dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>> + Send>
-    {
+    ) -> Box<
+        dyn Future<
+                Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>,
+            > + Send,
+    > {
         if let Err(reason) = self.check(request.uri()) {
             eprintln!("psa-bridge-host: refused an outbound request: {reason}");
             return Box::new(async { Err(Error::HttpRequestDenied) });

@@ -4,21 +4,26 @@
 use crate::convert;
 use crate::outbound::OutboundPolicy;
 use crate::stderr::{LogSink, Progress};
-use wasmtime::error::Context as _;
-use wasmtime::{Result, bail};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, ComponentExportIndex, InstancePre, Linker, ResourceTable, Type, Val, types::ComponentItem};
+use wasmtime::component::{
+    Component, ComponentExportIndex, InstancePre, Linker, ResourceTable, Type, Val, types::ComponentItem,
+};
+use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
+use wasmtime::{Result, bail};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 /// The exported interface holding the actions (without its version).
 const ACTIONS_INTERFACE: &str = "psa-bridge:plugin/actions";
+/// The exported interface that tells a host which origins a connection may call.
+const REGISTRY_INTERFACE: &str = "psa-bridge:plugin/registry";
+const ALLOWED_ORIGINS: &str = "allowed-origins";
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
 /// One exported action function and its parameter types.
@@ -34,6 +39,8 @@ pub struct Plugin {
     pre: InstancePre<HostState>,
     /// By platform name (`get_accounts`).
     pub actions: BTreeMap<String, ActionExport>,
+    /// `allowed-origins(connection)`: the component's own list of the hosts a connection names.
+    allowed_origins: ActionExport,
     pub component_bytes: usize,
     /// Compile (or cache load) time of this process.
     pub load_time: Duration,
@@ -77,7 +84,8 @@ impl Plugin {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
-        let pre = linker.instantiate_pre(&component).context("the component needs imports this host does not provide")?;
+        let pre =
+            linker.instantiate_pre(&component).context("the component needs imports this host does not provide")?;
 
         let ty = component.component_type();
         let imports = ty.imports(&engine).map(|(name, _)| name.to_string()).collect();
@@ -85,22 +93,28 @@ impl Plugin {
             .exports(&engine)
             .find(|(name, _)| name.split('@').next() == Some(ACTIONS_INTERFACE))
             .with_context(|| format!("the component does not export {ACTIONS_INTERFACE}"))?;
-        let ComponentItem::ComponentInstance(interface) = interface.ty else {
-            bail!("{interface_name} is not an interface")
+        let actions: BTreeMap<String, ActionExport> = functions(&engine, &component, interface_name, interface.ty)?
+            .into_iter()
+            .map(|export| (convert::json_name(&export.wit_name), export))
+            .collect();
+        let (registry_name, registry) = ty
+            .exports(&engine)
+            .find(|(name, _)| name.split('@').next() == Some(REGISTRY_INTERFACE))
+            .with_context(|| format!("the component does not export {REGISTRY_INTERFACE}"))?;
+        let allowed_origins = functions(&engine, &component, registry_name, registry.ty)?
+            .into_iter()
+            .find(|f| f.wit_name == ALLOWED_ORIGINS)
+            .with_context(|| format!("{REGISTRY_INTERFACE} has no {ALLOWED_ORIGINS}"))?;
+        let plugin = Plugin {
+            engine,
+            pre,
+            actions,
+            allowed_origins,
+            component_bytes: bytes.len(),
+            load_time,
+            loaded_from_cache,
+            imports,
         };
-        let (_, interface_index) = component
-            .get_export(None, interface_name)
-            .with_context(|| format!("cannot find export {interface_name}"))?;
-        let mut actions = BTreeMap::new();
-        for (name, item) in interface.exports(&engine) {
-            let ComponentItem::ComponentFunc(func) = item.ty else { continue };
-            let (_, index) = component
-                .get_export(Some(&interface_index), name)
-                .with_context(|| format!("cannot find export {name}"))?;
-            let params = func.params().map(|(n, t)| (n.to_string(), t)).collect();
-            actions.insert(convert::json_name(name), ActionExport { wit_name: name.to_string(), index, params });
-        }
-        let plugin = Plugin { engine, pre, actions, component_bytes: bytes.len(), load_time, loaded_from_cache, imports };
         plugin.start_epoch_ticker();
         Ok(plugin)
     }
@@ -132,13 +146,55 @@ impl Plugin {
 
     pub fn action(&self, action: &str) -> Result<&ActionExport, String> {
         self.actions.get(action).ok_or_else(|| {
-            format!("unknown action `{action}` (known: {})", self.actions.keys().cloned().collect::<Vec<_>>().join(", "))
+            format!(
+                "unknown action `{action}` (known: {})",
+                self.actions.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
+
+    /// The origins the component says `connection` may call (`Err`: its plugin-error, as JSON),
+    /// asked of a fresh instance that may call nothing.
+    pub async fn allowed_origins(&self, connection: &Value) -> Result<Result<Vec<String>, Value>> {
+        let (_, ty) = self.allowed_origins.params.first().context("allowed-origins takes the connection")?;
+        let param = convert::to_val(connection, ty, "connection").map_err(wasmtime::Error::msg)?;
+        let outcome = self
+            .call_export(
+                &self.allowed_origins,
+                ALLOWED_ORIGINS,
+                vec![param],
+                OutboundPolicy::deny_all(),
+                &CallOptions::default(),
+            )
+            .await?;
+        Ok(match outcome.result {
+            Ok(origins) => {
+                Ok(serde_json::from_value(origins).context("allowed-origins returned something other than strings")?)
+            }
+            Err(error) => Err(error),
         })
     }
 
     /// Runs `action` in a fresh instance. `Err` only for host failures (trap, timeout, limits).
-    pub async fn call(&self, action: &str, params: Vec<Val>, allowed: OutboundPolicy, options: &CallOptions) -> Result<CallOutcome> {
+    pub async fn call(
+        &self,
+        action: &str,
+        params: Vec<Val>,
+        allowed: OutboundPolicy,
+        options: &CallOptions,
+    ) -> Result<CallOutcome> {
         let export = self.action(action).map_err(wasmtime::Error::msg)?;
+        self.call_export(export, action, params, allowed, options).await
+    }
+
+    async fn call_export(
+        &self,
+        export: &ActionExport,
+        action: &str,
+        params: Vec<Val>,
+        allowed: OutboundPolicy,
+        options: &CallOptions,
+    ) -> Result<CallOutcome> {
         let sink = LogSink::new(options.progress.clone());
         let wasi = sandbox(sink.clone());
         let limits = PeakLimiter { max_bytes: options.max_memory_bytes.unwrap_or(1 << 30), peak_bytes: 0 };
@@ -171,6 +227,27 @@ impl Plugin {
         drop(store);
         Ok(CallOutcome { result, log: sink.log(), peak_memory_bytes, instantiate_time, call_time })
     }
+}
+
+/// Every function an exported interface holds, with its parameter types.
+fn functions(
+    engine: &Engine,
+    component: &Component,
+    interface_name: &str,
+    interface: ComponentItem,
+) -> Result<Vec<ActionExport>> {
+    let ComponentItem::ComponentInstance(interface) = interface else { bail!("{interface_name} is not an interface") };
+    let (_, interface_index) =
+        component.get_export(None, interface_name).with_context(|| format!("cannot find export {interface_name}"))?;
+    let mut functions = Vec::new();
+    for (name, item) in interface.exports(engine) {
+        let ComponentItem::ComponentFunc(func) = item.ty else { continue };
+        let (_, index) =
+            component.get_export(Some(&interface_index), name).with_context(|| format!("cannot find export {name}"))?;
+        let params = func.params().map(|(n, t)| (n.to_string(), t)).collect();
+        functions.push(ActionExport { wit_name: name.to_string(), index, params });
+    }
+    Ok(functions)
 }
 
 /// The guest's WASI: stderr (the log) and clocks and randomness only. No environment, arguments

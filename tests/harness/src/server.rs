@@ -28,12 +28,18 @@ pub async fn serve(plugin: Arc<Plugin>, listener: TcpListener, options: CallOpti
     }
 }
 
-async fn handle(plugin: Arc<Plugin>, options: Arc<CallOptions>, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+async fn handle(
+    plugin: Arc<Plugin>,
+    options: Arc<CallOptions>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let (status, body) = match (request.method(), segments.as_slice()) {
         (&Method::GET, ["api", "v1", "health"]) => (StatusCode::OK, json!({"status": "ok"})),
-        (&Method::GET, ["api", "v1", "info"]) => (StatusCode::OK, json!({"actions": plugin.actions.keys().collect::<Vec<_>>()})),
+        (&Method::GET, ["api", "v1", "info"]) => {
+            (StatusCode::OK, json!({"actions": plugin.actions.keys().collect::<Vec<_>>()}))
+        }
         (&Method::POST, ["actions", action]) | (&Method::POST, ["actions", action, "test"]) => {
             let test = segments.len() == 3;
             let action = action.to_string();
@@ -44,10 +50,15 @@ async fn handle(plugin: Arc<Plugin>, options: Arc<CallOptions>, request: Request
                     let (event, ok) = crate::run_message(&plugin, &text, test, &options).await;
                     (if ok { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR }, event)
                 }
-                Err(_) => (StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("the body is over {MAX_BODY} bytes")})),
+                Err(_) => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("the body is over {MAX_BODY} bytes")}))
+                }
             }
         }
-        _ => (StatusCode::NOT_FOUND, json!({"error": "routes: POST /actions/<name>, POST /actions/<name>/test, GET /api/v1/health"})),
+        _ => (
+            StatusCode::NOT_FOUND,
+            json!({"error": "routes: POST /actions/<name>, POST /actions/<name>/test, GET /api/v1/health"}),
+        ),
     };
     let body = serde_json::to_vec(&body).unwrap_or_default();
     Ok(Response::builder()

@@ -11,7 +11,8 @@ pub struct Spec {
 impl Spec {
     pub fn load(path: &Path) -> Result<Spec> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let yaml: Value = serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
+        let yaml: Value =
+            serde_yaml::from_str(&text).with_context(|| format!("{} is not valid YAML", path.display()))?;
         Ok(Spec { yaml })
     }
 
@@ -32,7 +33,9 @@ impl Spec {
             examples(inputs)
         };
         let connection = examples(self.yaml.get("connection"));
-        Ok(json!({"version": "v1", "type": "action_start", "body": {"action": action, "meta": {}, "input": input, "connection": connection}}))
+        Ok(
+            json!({"version": "v1", "type": "action_start", "body": {"action": action, "meta": {}, "input": input, "connection": connection}}),
+        )
     }
 }
 

@@ -29,7 +29,14 @@ struct SinkState {
 
 impl LogSink {
     pub fn new(progress: Option<Arc<dyn Progress>>) -> LogSink {
-        LogSink { state: Arc::new(Mutex::new(SinkState { partial: Vec::new(), log: String::new(), truncated: false, progress })) }
+        LogSink {
+            state: Arc::new(Mutex::new(SinkState {
+                partial: Vec::new(),
+                log: String::new(),
+                truncated: false,
+                progress,
+            })),
+        }
     }
 
     pub fn log(&self) -> String {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{cause, message, options, plugin, run};
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn armor(base_url: &str) -> serde_json::Value {
     json!({"armor": {"base_url": base_url, "account_id": 1001, "login": {"username": "user@example.com", "password": "pw-Distinct-123"}}})
@@ -24,8 +24,14 @@ fn malformed_messages_name_what_is_wrong() {
         (r#"{"version": "v1", "type": "trigger_start", "body": {}}"#, "`type`"),
         (r#"{"version": "v1", "type": "action_start"}"#, "`body`"),
         (r#"{"version": "v1", "type": "action_start", "body": {"input": {}}}"#, "`body.action`"),
-        (r#"{"version": "v1", "type": "action_start", "body": {"action": "get_accounts", "input": []}}"#, "`body.input`"),
-        (r#"{"version": "v1", "type": "action_start", "body": {"action": "get_accounts", "extra": 1}}"#, "`body.extra`"),
+        (
+            r#"{"version": "v1", "type": "action_start", "body": {"action": "get_accounts", "input": []}}"#,
+            "`body.input`",
+        ),
+        (
+            r#"{"version": "v1", "type": "action_start", "body": {"action": "get_accounts", "extra": 1}}"#,
+            "`body.extra`",
+        ),
         (r#"{"version": "v1", "type": "action_start", "extra": 1, "body": {}}"#, "`extra`"),
     ];
     for (text, expected) in cases {
@@ -42,12 +48,20 @@ fn input_fields_are_checked_against_the_component_types() {
     let cases = [
         ("no_such_action", json!({}), "unknown action `no_such_action`"),
         ("get_accounts", json!({"include_addresses": "yes"}), "`input.include_addresses` must be true or false"),
-        ("get_accounts", json!({"parent_id": -4}), "`input.parent_id` is out of range"),
+        ("get_accounts", json!({"parent_id": -4}), "`input.parent_id` must be a string"),
         ("get_accounts", json!({"colour": "red"}), "`input.colour` is not a known field"),
         ("post_tickets", json!({}), "`input.tickets` is required but missing"),
-        ("post_tickets", json!({"tickets": [{"key": "ATS-1"}]}), "`input.tickets[0].account_id` is required"),
-        ("get_tickets", json!({"account_ids": [1, "two"]}), "`input.account_ids[1]` must be an integer"),
-        ("match_companies", json!({"accounts": [{"id": 1, "name": "A", "status": "Active", "address": 5}]}), "`input.accounts[0].address` must be an object"),
+        (
+            "post_tickets",
+            json!({"tickets": [{"system": "armor", "key": "ATS-1"}]}),
+            "`input.tickets[0].account_id` is required",
+        ),
+        ("get_tickets", json!({"account_ids": ["1", 2]}), "`input.account_ids[1]` must be a string"),
+        (
+            "match_companies",
+            json!({"accounts": [{"system": "armor", "id": "1", "name": "A", "status": "Active", "address": 5}]}),
+            "`input.accounts[0].address` must be an object",
+        ),
     ];
     for (action, input, expected) in cases {
         let (event, ok) = run(&message(action, input.clone(), connection.clone()), &options());
@@ -63,7 +77,9 @@ fn input_fields_are_checked_against_the_component_types() {
 fn an_action_checks_for_its_connection_section() {
     let (event, ok) = run(&message("get_accounts", json!({}), json!({"connectwise": null})), &options());
     assert!(!ok);
-    assert!(cause(&event).contains("no `armor` section"), "{event:#}");
+    assert!(cause(&event).contains("configures no source system"), "{event:#}");
+    let (event, _) = run(&message("get_accounts", json!({"source": "connectwise"}), json!({})), &options());
+    assert!(cause(&event).contains("\"connectwise\" is not a source system"), "{event:#}");
 }
 
 #[test]
@@ -108,17 +124,35 @@ fn hosts_outside_the_connection_and_plain_http_are_refused() {
 }
 
 #[test]
-fn the_policy_only_allows_hosts_named_in_the_connection() {
+fn the_policy_only_allows_the_origins_the_component_names() {
     use psa_bridge_host::outbound::OutboundPolicy;
-    let connection = json!({"armor": {"base_url": "https://api.armor.com"}, "connectwise": {"site": "api-na.myconnectwise.net"}});
-    let policy = OutboundPolicy::from_connection(&connection, false);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let origins = |connection: Value| runtime.block_on(plugin().allowed_origins(&connection)).unwrap();
+    let cw = json!({"site": "api-na.myconnectwise.net", "company_id": "msp", "api_key": {"public_key": "p", "private_key": "k"}, "client_id": "c"});
+    let armor_key = json!({"key_id": "kid", "secret_key": "s-Distinct-1"});
+    let connection = json!({"armor": {"account_id": 1001, "api_key": armor_key}, "connectwise": cw});
+    let named = origins(connection).unwrap();
+    assert_eq!(
+        named,
+        ["https://api.armor.com:443", "https://api-na.myconnectwise.net:443"],
+        "ARMOR's default host comes from the component"
+    );
+    let policy = OutboundPolicy::from_origins(&named, false);
     let allowed = |uri: &str| policy.check(&uri.parse().unwrap()).is_ok();
     assert!(allowed("https://api.armor.com/accounts"));
     assert!(allowed("https://api-na.myconnectwise.net/v4_6_release/apis/3.0/company/companies"));
     assert!(!allowed("https://evil.example.com/"));
     assert!(!allowed("https://api.armor.com:8443/"));
     assert!(!allowed("http://api.armor.com/"));
-    let loopback = OutboundPolicy::from_connection(&json!({"armor": {"base_url": "http://127.0.0.1:8080"}}), true);
+    let local =
+        origins(json!({"armor": {"base_url": "http://127.0.0.1:8080", "account_id": 1001, "api_key": armor_key}}))
+            .unwrap();
+    let loopback = OutboundPolicy::from_origins(&local, true);
     assert!(loopback.check(&"http://127.0.0.1:8080/x".parse().unwrap()).is_ok());
     assert!(loopback.check(&"http://127.0.0.1:8081/x".parse().unwrap()).is_err());
+    // A connection the component cannot read names no origin: its own error says why, secrets masked.
+    let error =
+        origins(json!({"armor": {"base_url": "ftp://x", "account_id": 1001, "api_key": armor_key}})).unwrap_err();
+    assert!(error["cause"].as_str().unwrap().contains("base_url"), "{error}");
+    assert!(!error.to_string().contains("s-Distinct-1"));
 }

@@ -61,7 +61,12 @@ impl<'a> Workflow<'a> {
         let message = json!({"version": "v1", "type": "action_start",
             "body": {"action": action, "meta": {}, "input": input, "connection": self.connection}});
         let started = Instant::now();
-        let (event, ok) = self.runtime.block_on(psa_bridge_host::run_message(self.plugin, &message.to_string(), false, &self.options));
+        let (event, ok) = self.runtime.block_on(psa_bridge_host::run_message(
+            self.plugin,
+            &message.to_string(),
+            false,
+            &self.options,
+        ));
         Step { action: action.to_string(), event, ok, elapsed: started.elapsed() }
     }
 
@@ -84,7 +89,8 @@ impl<'a> Workflow<'a> {
         if last_ok(&steps).is_none() {
             return steps;
         }
-        let account_ids: Vec<Value> = accounts.as_array().map(|a| a.iter().map(|a| a["id"].clone()).collect()).unwrap_or_default();
+        let account_ids: Vec<Value> =
+            accounts.as_array().map(|a| a.iter().map(|a| a["id"].clone()).collect()).unwrap_or_default();
         let mut tickets: Vec<Value> = Vec::new();
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TICKET_CALLS {

@@ -24,12 +24,19 @@ fn every_account_and_ticket_comes_back_exactly_once_in_both_auth_modes() {
         let workflow = workflow(armor_mode(&sims, mode));
         let accounts = workflow.run("get_accounts", json!({}));
         let output = expect_ok(&accounts);
-        let ids: Vec<u64> = output["accounts"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+        let ids: Vec<u64> = output["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().parse::<u64>().unwrap())
+            .collect();
         assert_eq!(ids.len(), expected_accounts.len(), "{mode}: each account once");
         assert_eq!(ids.iter().copied().collect::<BTreeSet<_>>(), expected_accounts, "{mode}");
-        let root = output["accounts"].as_array().unwrap().iter().find(|a| a["id"] == 1001).unwrap();
+        let root = output["accounts"].as_array().unwrap().iter().find(|a| a["id"] == "1001").unwrap();
         assert!(root.get("parent_id").is_none(), "the root has no parent");
-        assert!(output["accounts"].as_array().unwrap().iter().all(|a| a["currency"].as_str().is_none_or(|c| c == c.trim())));
+        assert!(
+            output["accounts"].as_array().unwrap().iter().all(|a| a["currency"].as_str().is_none_or(|c| c == c.trim()))
+        );
 
         let tickets = workflow.run("get_tickets", json!({}));
         let output = expect_ok(&tickets);
@@ -74,14 +81,24 @@ fn filters_and_the_cursor_resume_where_a_maximum_stopped() {
     assert_eq!(unique.len(), seen.len(), "no ticket twice across resumed calls");
     assert_eq!(unique, all.iter().collect::<BTreeSet<_>>(), "no ticket lost across resumed calls");
 
-    let statuses = expect_ok(&workflow.run("get_tickets", json!({"statuses": ["closed"], "include_details": false, "include_comments": false})))
-        .clone();
+    let statuses = expect_ok(
+        &workflow
+            .run("get_tickets", json!({"statuses": ["closed"], "include_details": false, "include_comments": false})),
+    )
+    .clone();
     assert!(statuses["tickets"].as_array().unwrap().iter().all(|t| t["status"] == "Closed"));
-    let one = expect_ok(&workflow.run("get_tickets", json!({"account_ids": [7001], "include_comments": false}))).clone();
-    assert!(one["tickets"].as_array().unwrap().iter().all(|t| t["account_id"] == 7001));
+    let one =
+        expect_ok(&workflow.run("get_tickets", json!({"account_ids": ["7001"], "include_comments": false}))).clone();
+    assert!(one["tickets"].as_array().unwrap().iter().all(|t| t["account_id"] == "7001"));
 
-    let subtree = expect_ok(&workflow.run("get_accounts", json!({"parent_id": 7001, "include_addresses": false}))).clone();
-    let ids: Vec<u64> = subtree["accounts"].as_array().unwrap().iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    let subtree =
+        expect_ok(&workflow.run("get_accounts", json!({"parent_id": "7001", "include_addresses": false}))).clone();
+    let ids: Vec<u64> = subtree["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap().parse::<u64>().unwrap())
+        .collect();
     assert!(ids.contains(&7001) && !ids.contains(&1001));
     let garbage = workflow.run("get_tickets", json!({"cursor": "not-a-cursor"}));
     assert!(expect_error(&garbage).0.contains("input.cursor"));
@@ -146,7 +163,7 @@ fn wrong_credentials_and_contexts_are_explained() {
     let step = workflow(unknown).run("get_accounts", json!({}));
     assert!(expect_error(&step).0.contains("refused access"));
 
-    let step = workflow(sims.connection()).run("get_tickets", json!({"account_ids": [999999]}));
+    let step = workflow(sims.connection()).run("get_tickets", json!({"account_ids": ["999999"]}));
     assert!(expect_error(&step).0.contains("refused access"));
     let step = workflow(sims.connection()).run("test_connection", json!({}));
     expect_ok(&step);

@@ -27,7 +27,11 @@ fn the_chained_workflow_runs_and_its_outputs_are_kept_for_the_validator() {
 
     let again = workflow.chain();
     let counts = &again.last().unwrap().output()["counts"];
-    assert_eq!((counts["created"].as_u64(), counts["notes_added"].as_u64()), (Some(0), Some(0)), "the second run writes nothing");
+    assert_eq!(
+        (counts["created"].as_u64(), counts["notes_added"].as_u64()),
+        (Some(0), Some(0)),
+        "the second run writes nothing"
+    );
 
     // A scheduled sync passes the last run's next_since: nothing changed, so no ticket is read in
     // detail and nothing is posted.

@@ -69,9 +69,23 @@ fn match_companies_agrees_with_the_ground_truth_and_a_rerun_writes_nothing() {
     let output = match_all(&workflow);
 
     let truth = &sims.dataset().truth;
-    let matched: BTreeMap<u64, u64> =
-        output["matched"].as_array().unwrap().iter().map(|m| (m["armor_id"].as_u64().unwrap(), m["company_id"].as_u64().unwrap())).collect();
-    let ambiguous: BTreeSet<u64> = output["ambiguous"].as_array().unwrap().iter().map(|a| a["armor_id"].as_u64().unwrap()).collect();
+    let matched: BTreeMap<u64, u64> = output["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["account_id"].as_str().unwrap().parse::<u64>().unwrap(),
+                m["company_id"].as_str().unwrap().parse::<u64>().unwrap(),
+            )
+        })
+        .collect();
+    let ambiguous: BTreeSet<u64> = output["ambiguous"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["account_id"].as_str().unwrap().parse::<u64>().unwrap())
+        .collect();
     let (mut right, mut wrong, mut expected, mut found_ambiguous, mut expected_ambiguous) = (0, 0, 0, 0, 0);
     for entry in &truth.accounts {
         let id = entry.armor_id as u64;
@@ -80,7 +94,10 @@ fn match_companies_agrees_with_the_ground_truth_and_a_rerun_writes_nothing() {
                 expected += 1;
                 match matched.get(&id) {
                     Some(c) if *c == entry.company_ids[0] as u64 => right += 1,
-                    Some(c) => panic!("account {id} ({}, {}) matched company {c}, truth {:?}", entry.armor_name, entry.kind, entry.company_ids),
+                    Some(c) => panic!(
+                        "account {id} ({}, {}) matched company {c}, truth {:?}",
+                        entry.armor_name, entry.kind, entry.company_ids
+                    ),
                     None => eprintln!("missed: {id} {} ({})", entry.armor_name, entry.kind),
                 }
             }
@@ -99,7 +116,9 @@ fn match_companies_agrees_with_the_ground_truth_and_a_rerun_writes_nothing() {
     }
     let precision = right as f64 / (right + wrong).max(1) as f64;
     let recall = right as f64 / expected.max(1) as f64;
-    eprintln!("precision {precision:.3}, recall {recall:.3} ({right}/{expected}), ambiguous {found_ambiguous}/{expected_ambiguous}");
+    eprintln!(
+        "precision {precision:.3}, recall {recall:.3} ({right}/{expected}), ambiguous {found_ambiguous}/{expected_ambiguous}"
+    );
     assert_eq!(wrong, 0, "no wrong match");
     assert_eq!(right, expected, "every true match found");
     assert_eq!(found_ambiguous, expected_ambiguous, "every ambiguous account reported");
@@ -110,12 +129,20 @@ fn match_companies_agrees_with_the_ground_truth_and_a_rerun_writes_nothing() {
     for (armor_id, company_id) in &matched {
         let company = after["companies"].as_array().unwrap().iter().find(|c| c["id"] == *company_id).unwrap();
         let value = |caption: &str| {
-            company["customFields"].as_array().unwrap().iter().find(|f| f["caption"] == caption).map(|f| f["value"].clone())
+            company["customFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|f| f["caption"] == caption)
+                .map(|f| f["value"].clone())
         };
         assert_eq!(value("ARMORcompanyId"), Some(json!(armor_id.to_string())), "company {company_id}");
         assert!(value("ARMORdateUpdated").is_some_and(|v| v.is_string()));
     }
-    assert!(requests(&after, "PUT /company/companies/{id}") >= 1, "a company with a retired territory was written whole");
+    assert!(
+        requests(&after, "PUT /company/companies/{id}") >= 1,
+        "a company with a retired territory was written whole"
+    );
 
     let writes_before = writes(&after);
     let again = match_all(&workflow);
@@ -143,7 +170,7 @@ fn assert_posted_exactly_once(sims: &Simulators, matched: &BTreeMap<u64, u64>) {
     let mut by_key: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for ticket in state["tickets"].as_array().unwrap() {
         if let Some(key) = ticket["externalXRef"].as_str() {
-            by_key.entry(key.to_string()).or_default().push(ticket);
+            by_key.entry(key.strip_prefix("armor:").unwrap_or(key).to_string()).or_default().push(ticket);
         }
     }
     let mut posted = 0;
@@ -159,7 +186,7 @@ fn assert_posted_exactly_once(sims: &Simulators, matched: &BTreeMap<u64, u64>) {
                 assert!(ticket["summary"].as_str().unwrap().chars().count() <= 100);
                 let notes = state["notes"][ticket["id"].to_string()].as_array().cloned().unwrap_or_default();
                 for comment in &armor.comments {
-                    let marker = format!("[ARMOR comment {}]", comment.id);
+                    let marker = format!("[psa-bridge armor comment {}]", comment.id);
                     let copies = notes.iter().filter(|n| n["text"].as_str().unwrap_or("").contains(&marker)).count();
                     assert_eq!(copies, 1, "{} comment {} appears {copies} times", armor.issue_key_id, comment.id);
                 }
@@ -171,7 +198,17 @@ fn assert_posted_exactly_once(sims: &Simulators, matched: &BTreeMap<u64, u64>) {
 }
 
 fn matched_map(output: &Value) -> BTreeMap<u64, u64> {
-    output["matched"].as_array().unwrap().iter().map(|m| (m["armor_id"].as_u64().unwrap(), m["company_id"].as_u64().unwrap())).collect()
+    output["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["account_id"].as_str().unwrap().parse::<u64>().unwrap(),
+                m["company_id"].as_str().unwrap().parse::<u64>().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[test]
@@ -192,12 +229,15 @@ fn post_tickets_posts_each_ticket_once_and_a_rerun_creates_nothing() {
     assert_posted_exactly_once(&sims, &matched);
     let skipped = first.output()["results"].as_array().unwrap().iter().find(|r| r["outcome"] == "skipped");
     if let Some(skipped) = skipped {
-        assert!(skipped["error"]["cause"].as_str().unwrap().contains("ARMORcompanyId"));
+        assert!(skipped["error"]["cause"].as_str().unwrap().contains("ARMORcompanyId custom field"));
     }
 
     let second = workflow.run("post_tickets", json!({"tickets": tickets["tickets"]}));
     let again = expect_ok(&second)["counts"].clone();
-    assert_eq!((again["created"].as_u64(), again["updated"].as_u64(), again["notes_added"].as_u64()), (Some(0), Some(0), Some(0)));
+    assert_eq!(
+        (again["created"].as_u64(), again["updated"].as_u64(), again["notes_added"].as_u64()),
+        (Some(0), Some(0), Some(0))
+    );
     assert_eq!(again["unchanged"], counts["created"]);
     assert_no_secrets(&sims, &[&first, &second]);
 }
@@ -244,7 +284,9 @@ fn repeated_runs_under_faults_and_lost_answers_converge_without_duplicates() {
         }
         let faults = sims.connectwise_state()["faults"].clone();
         let logins = requests(&sims.armor_state(), "POST /auth/token");
-        eprintln!("chaos seed {seed}: converged after {runs} runs (the last one found nothing to do); {logins} ARMOR logins; ConnectWise faults: {faults}");
+        eprintln!(
+            "chaos seed {seed}: converged after {runs} runs (the last one found nothing to do); {logins} ARMOR logins; ConnectWise faults: {faults}"
+        );
         report.push((seed, runs));
         sims.set_faults(Faults::default());
         assert!(runs < CHAOS_MAX_RUNS, "seed {seed} did not converge");
@@ -272,10 +314,11 @@ fn setup_problems_are_explained_and_the_rest_of_the_batch_is_done() {
 
     // One status mapped to a status the board lacks: those tickets fail, the others are posted.
     let status = tickets["tickets"][0]["status"].as_str().unwrap().to_string();
-    let map = json!([{"armor_status": status, "board_status": "Triage"}]);
+    let map = json!([{"from": status, "to": "Triage"}]);
     let step = workflow.run("post_tickets", json!({"tickets": tickets["tickets"], "status_map": map}));
     let output = expect_ok(&step);
-    let failed: Vec<&Value> = output["results"].as_array().unwrap().iter().filter(|r| r["outcome"] == "failed").collect();
+    let failed: Vec<&Value> =
+        output["results"].as_array().unwrap().iter().filter(|r| r["outcome"] == "failed").collect();
     assert!(!failed.is_empty());
     assert!(failed.iter().all(|r| r["error"]["cause"].as_str().unwrap().contains("Triage")));
     assert!(output["counts"]["created"].as_u64().unwrap() > 0, "the rest of the batch is done");
@@ -298,7 +341,8 @@ fn workflow_with(connection: Value) -> Workflow<'static> {
 
 #[test]
 fn missing_custom_fields_name_the_captions_to_create() {
-    let mut dataset = psa_bridge_sim::DataSource::Generated { accounts: 5, companies: 40, tickets: 0, seed: 2 }.load().unwrap();
+    let mut dataset =
+        psa_bridge_sim::DataSource::Generated { accounts: 5, companies: 40, tickets: 0, seed: 2 }.load().unwrap();
     let missing = ["ARMORparentId", "ARMORdateUpdated"];
     dataset.connectwise.custom_fields.retain(|f| !missing.contains(&f.caption.as_str()));
     for company in &mut dataset.connectwise.companies {
@@ -309,5 +353,72 @@ fn missing_custom_fields_name_the_captions_to_create() {
     let sims = start(SimConfig::with_dataset(dataset));
     let step = workflow(sims.connection()).run("match_companies", json!({}));
     let (cause, _) = expect_error(&step);
-    assert!(cause.contains("ARMORparentId") && cause.contains("ARMORdateUpdated") && !cause.contains("ARMORcompanyName"), "{cause}");
+    assert!(
+        cause.contains("ARMORparentId") && cause.contains("ARMORdateUpdated") && !cause.contains("ARMORcompanyName"),
+        "{cause}"
+    );
+}
+
+/// Upgrading from 0.1: the board holds what 0.1 posted (bare ARMOR keys in externalXRef, notes
+/// marked `[ARMOR comment N]`); 0.2 finds every ticket and note and writes nothing.
+#[test]
+fn what_0_1_posted_is_found_and_nothing_is_posted_twice() {
+    let sims = start(SimConfig::generated(10, 100, 80, 44));
+    let workflow = workflow(sims.connection());
+    match_all(&workflow);
+    let tickets = expect_ok(&workflow.run("get_tickets", json!({}))).clone();
+    let first = workflow.run("post_tickets", json!({"tickets": tickets["tickets"]}));
+    let created = expect_ok(&first)["counts"]["created"].as_u64().unwrap();
+    assert!(created > 0);
+
+    // The same board as 0.1 would have left it.
+    let state = sims.connectwise_state();
+    let mut dataset = sims.dataset().clone();
+    dataset.connectwise.companies = state["companies"].as_array().unwrap().clone();
+    dataset.connectwise.tickets = state["tickets"].as_array().unwrap().clone();
+    for ticket in &mut dataset.connectwise.tickets {
+        let key = ticket["externalXRef"].as_str().unwrap_or_default().to_string();
+        if let Some(bare) = key.strip_prefix("armor:") {
+            ticket["externalXRef"] = json!(bare);
+        }
+    }
+    dataset.connectwise.notes = state["notes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|n| n.as_array().unwrap().clone())
+        .map(as_0_1_marked)
+        .collect();
+    let legacy_notes = dataset
+        .connectwise
+        .notes
+        .iter()
+        .filter(|n| n["text"].as_str().unwrap_or("").contains("[ARMOR comment "))
+        .count();
+    assert!(legacy_notes > 0, "the board carries 0.1 markers");
+    let upgraded = start(SimConfig::with_dataset(dataset));
+    let before = upgraded.connectwise_state();
+
+    let step = common::workflow(upgraded.connection()).run("post_tickets", json!({"tickets": tickets["tickets"]}));
+    let counts = expect_ok(&step)["counts"].clone();
+    assert_eq!(
+        (counts["created"].as_u64(), counts["notes_added"].as_u64(), counts["failed"].as_u64()),
+        (Some(0), Some(0), Some(0)),
+        "{counts}"
+    );
+    let after = upgraded.connectwise_state();
+    assert_eq!(
+        after["tickets"].as_array().unwrap().len(),
+        before["tickets"].as_array().unwrap().len(),
+        "no ticket twice"
+    );
+    assert_eq!(writes(&after), writes(&before), "nothing written");
+}
+
+/// A note as 0.1 marked it: `[psa-bridge armor comment N]` -> `[ARMOR comment N]`.
+fn as_0_1_marked(mut note: Value) -> Value {
+    if let Some(text) = note["text"].as_str() {
+        note["text"] = json!(text.replace("[psa-bridge armor comment ", "[ARMOR comment "));
+    }
+    note
 }

@@ -45,12 +45,14 @@ fn endless_paging_stops() {
         };
         http_response("200 OK", "", body.to_string().as_bytes())
     });
-    let input = json!({"account_ids": [1001], "include_details": false, "include_comments": false});
+    let input = json!({"account_ids": ["1001"], "include_details": false, "include_comments": false});
     let step = workflow(armor_at(&url)).run("get_tickets", input);
     assert!(expect_error(&step).0.contains("kept returning more pages"));
 
     // ConnectWise: a Link header promising a billion pages, and one pointing at another host.
-    for link in [r#"<{base}/company/companies?page=1000000000>; rel="last""#, r#"<http://127.0.0.2:9/x?page=2>; rel="next""#] {
+    for link in
+        [r#"<{base}/company/companies?page=1000000000>; rel="last""#, r#"<http://127.0.0.2:9/x?page=2>; rel="next""#]
+    {
         let served = Arc::new(AtomicUsize::new(0));
         let counter = served.clone();
         let url = stub(10, move |_| {

@@ -8,8 +8,9 @@
 //! a quick run; the rate-limit run keeps at least 1,500 requests, so that it meets the limit at all.
 
 use anyhow::{Context, Result, bail};
-use psa_bridge::connectwise::custom_fields;
-use psa_bridge::connectwise::models::Company;
+use psa_bridge::connectors::connectwise::companies::company_record;
+use psa_bridge::connectors::connectwise::custom_fields::Captions;
+use psa_bridge::connectors::connectwise::models::Company;
 use psa_bridge::matching::{self, AccountRecord, Decision, MatchOptions};
 use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::{CallStats, run_message_with_stats};
@@ -154,7 +155,8 @@ fn main() -> Result<()> {
     }
     instantiations.sort();
     let instantiate = instantiations[instantiations.len() / 2];
-    let peak = first.rows.iter().chain(&second.rows).chain(&full.rows).map(|r| r.stats.peak_memory_bytes).max().unwrap_or(0);
+    let peak =
+        first.rows.iter().chain(&second.rows).chain(&full.rows).map(|r| r.stats.peak_memory_bytes).max().unwrap_or(0);
 
     println!("\n== Figures and targets ==");
     let verdict = |ok: bool| if ok { "ok" } else { "MISSED" };
@@ -329,7 +331,7 @@ fn native_matching(dataset: &Dataset) -> Result<(f64, usize)> {
         .accounts
         .iter()
         .map(|a| AccountRecord {
-            id: a.id as u64,
+            id: a.id.to_string(),
             name: a.name.clone(),
             address: Some(matching::Address {
                 line1: a.address.address_line1.clone(),
@@ -344,7 +346,7 @@ fn native_matching(dataset: &Dataset) -> Result<(f64, usize)> {
     let mut companies = Vec::new();
     for value in &dataset.connectwise.companies {
         let company: Company = serde_json::from_value(value.clone()).context("a generated company")?;
-        companies.push(psa_bridge::actions::match_companies::company_record(&company));
+        companies.push(company_record(&company, &Captions::of(&psa_bridge::connectors::armor::SYSTEM)));
     }
     let options = MatchOptions::default();
     let mut best = f64::MAX;
@@ -458,7 +460,7 @@ impl Snapshot {
             if c["deletedFlag"].as_bool() != Some(true) {
                 live_companies += 1;
                 let fields = c["customFields"].as_array().map(Vec::as_slice).unwrap_or_default();
-                if fields.iter().any(|f| f["caption"] == custom_fields::COMPANY_ID && !f["value"].is_null()) {
+                if fields.iter().any(|f| f["caption"] == "ARMORcompanyId" && !f["value"].is_null()) {
                     stamped_companies += 1;
                 }
             }
@@ -569,7 +571,13 @@ fn measure(
 }
 
 /// The chain of `Workflow::chain`, with the counters read around each step.
-fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32, since: Option<Value>) -> Result<ChainRun> {
+fn run_chain(
+    runner: &Runner,
+    data: &DataFacts,
+    login: u64,
+    concurrency: u32,
+    since: Option<Value>,
+) -> Result<ChainRun> {
     let mut rows = Vec::new();
     let mut state = Snapshot::take(runner.sims);
     let part = |what: &str, n: u64| (what.to_string(), n);
@@ -600,10 +608,14 @@ fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32, si
             ]
         })?;
     rows.push(row);
-    let matched: HashSet<u64> =
-        output["matched"].as_array().into_iter().flatten().filter_map(|m| m["armor_id"].as_u64()).collect();
+    let matched: HashSet<u64> = output["matched"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["account_id"].as_str().and_then(|a| a.parse::<u64>().ok()))
+        .collect();
 
-    let account_ids: Vec<u64> = accounts.iter().filter_map(|a| a["id"].as_u64()).collect();
+    let account_ids: Vec<u64> = accounts.iter().filter_map(|a| a["id"].as_str().and_then(|a| a.parse().ok())).collect();
     let list_pages: u64 =
         account_ids.iter().map(|id| pages(data.tickets_of.get(id).copied().unwrap_or(0), ARMOR_PAGE)).sum();
     let mut tickets: Vec<Value> = Vec::new();
@@ -643,7 +655,10 @@ fn run_chain(runner: &Runner, data: &DataFacts, login: u64, concurrency: u32, si
             part("board lookup", 1),
             part("status page", 1),
             // No tickets, no lookups.
-            part("companies by ARMORcompanyId pages (1000 each)", if keys == 0 { 0 } else { pages(b.stamped_companies, CW_PAGE) }),
+            part(
+                "companies by ARMORcompanyId pages (1000 each)",
+                if keys == 0 { 0 } else { pages(b.stamped_companies, CW_PAGE) },
+            ),
             part("existing-ticket lookup pages (1000 each)", if keys == 0 { 0 } else { pages(keys, CW_PAGE) }),
             part("tickets created", created),
             part("statuses changed", a.statuses_changed_since(b)),
@@ -778,7 +793,8 @@ fn run_rate_limited(runner: &Runner, first: &ChainRun, target_requests: usize) -
         if expected >= target_requests {
             break;
         }
-        if ticket["account_id"].as_u64().is_some_and(|a| first.matched.contains(&a)) {
+        if ticket["account_id"].as_str().and_then(|a| a.parse::<u64>().ok()).is_some_and(|a| first.matched.contains(&a))
+        {
             expected += 1 + ticket["comments"].as_array().map_or(0, Vec::len);
             chosen.push(ticket.clone());
         }

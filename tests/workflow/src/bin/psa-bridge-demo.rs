@@ -19,14 +19,18 @@ const SEED: u64 = 7;
 
 fn main() -> Result<()> {
     let started = Instant::now();
-    let plugin = Plugin::load(&component_path()).map_err(anyhow::Error::from).context("loading the component (run `make component` first)")?;
+    let plugin = Plugin::load(&component_path())
+        .map_err(anyhow::Error::from)
+        .context("loading the component (run `make component` first)")?;
     println!(
         "psa-bridge demo — component {} KB, {} in {:.0} ms",
         plugin.component_bytes / 1024,
         if plugin.loaded_from_cache { "loaded precompiled" } else { "compiled" },
         plugin.load_time.as_secs_f64() * 1e3
     );
-    println!("Starting the ARMOR and ConnectWise simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …");
+    println!(
+        "Starting the ARMOR and ConnectWise simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
+    );
     let sims = Simulators::start(SimConfig::generated(ACCOUNTS, COMPANIES, TICKETS, SEED))?;
     println!("  ARMOR       {}\n  ConnectWise {}\n", sims.armor_url(), sims.connectwise_url());
 
@@ -51,7 +55,11 @@ fn main() -> Result<()> {
         writes,
         second.created,
         second.companies_updated,
-        if writes == 0 && second.created == 0 && second.companies_updated == 0 { "idempotent" } else { "NOT idempotent" }
+        if writes == 0 && second.created == 0 && second.companies_updated == 0 {
+            "idempotent"
+        } else {
+            "NOT idempotent"
+        }
     );
     println!("Total {:.1} s. Simulators stopped.", started.elapsed().as_secs_f64());
     drop(sims);
@@ -89,7 +97,9 @@ fn run_chain(workflow: &Workflow, sims: &Simulators, since: Option<&Value>) -> R
     let cw = requests_served(&cw_state) - requests_before.1;
     let writes = writes(&cw_state) - writes_before;
     println!("  requests: {armor} to ARMOR, {cw} to ConnectWise ({writes} writes)");
-    let output = |action: &str| steps.iter().rev().find(|s| s.action == action).map(Step::output).cloned().unwrap_or(Value::Null);
+    let output = |action: &str| {
+        steps.iter().rev().find(|s| s.action == action).map(Step::output).cloned().unwrap_or(Value::Null)
+    };
     Ok(RunSummary {
         writes,
         next_since: next_since(&steps),
@@ -103,8 +113,12 @@ fn describe(step: &Step) -> String {
     let o = step.output();
     match step.action.as_str() {
         "test_connection" => {
-            let services: Vec<String> =
-                o["services"].as_array().into_iter().flatten().map(|s| s["service"].as_str().unwrap_or("?").to_string()).collect();
+            let services: Vec<String> = o["services"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| s["service"].as_str().unwrap_or("?").to_string())
+                .collect();
             format!("authenticated to {}", services.join(" and "))
         }
         "get_accounts" => format!("{} accounts with addresses", o["count"]),
@@ -126,9 +140,17 @@ fn describe(step: &Step) -> String {
             )
         }
         "get_tickets" => {
-            let comments: usize =
-                o["tickets"].as_array().into_iter().flatten().map(|t| t["comments"].as_array().map_or(0, Vec::len)).sum();
-            format!("{} tickets with {comments} comments{}", o["count"], if o["next_cursor"].is_string() { " (more to come)" } else { "" })
+            let comments: usize = o["tickets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| t["comments"].as_array().map_or(0, Vec::len))
+                .sum();
+            format!(
+                "{} tickets with {comments} comments{}",
+                o["count"],
+                if o["next_cursor"].is_string() { " (more to come)" } else { "" }
+            )
         }
         "post_tickets" => {
             let c = &o["counts"];

@@ -3,15 +3,13 @@
 
 use super::{ConnectWise, SERVICE};
 use crate::error::Error;
-use crate::http::{Flow, NoAuth, Scheduler};
+use crate::http::{NoAuth, Scheduler};
 use crate::log;
+use crate::sync::paging::{MAX_PAGES, PageGuard};
 use serde::de::DeserializeOwned;
 
 /// ConnectWise's largest page.
 pub const PAGE_SIZE: usize = 1000;
-/// A list longer than this many pages is broken (or hostile): stop instead of looping forever.
-const MAX_PAGES: usize = 10_000;
-
 /// The `rel="next"` and `rel="last"` URLs of a Link header.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Links {
@@ -61,33 +59,23 @@ pub fn for_each_page<T: DeserializeOwned>(
     match links.last.as_deref().and_then(page_number) {
         Some(last) if last > 1 => {
             if last > MAX_PAGES {
-                return Err(endless(what));
+                return Err(endless(what, format!("it announced {last} pages")));
             }
-            let mut failure = None;
             let jobs = (2..=last).map(|page| (page, cw.get(page_path(page))));
-            http.run(&mut NoAuth, jobs, |_, outcome, _| match read::<T>(cw, what, outcome) {
-                Ok((_, items)) => {
-                    pages += 1;
-                    log::progress(what, pages, last);
-                    on_page(items);
-                    Flow::Continue
-                }
-                Err(error) => {
-                    failure = Some(error);
-                    Flow::Stop
-                }
+            http.try_run(&mut NoAuth, jobs, |_, outcome, _| {
+                let (_, items) = read::<T>(cw, what, outcome)?;
+                pages += 1;
+                log::progress(what, pages, last);
+                on_page(items);
+                Ok(())
             })?;
-            if let Some(error) = failure {
-                return Err(error);
-            }
         }
         _ => {
+            let mut guard = PageGuard::default();
             let mut next = links.next;
             while let Some(url) = next {
                 pages += 1;
-                if pages > MAX_PAGES {
-                    return Err(endless(what));
-                }
+                guard.next(&url).map_err(|problem| endless(what, problem))?;
                 let path = cw.path_of(&url).ok_or_else(|| foreign_link(what, &url))?;
                 let (links, items) = read::<T>(cw, what, http.send(cw.get(path)))?;
                 on_page(items);
@@ -108,11 +96,11 @@ fn read<T: DeserializeOwned>(
     Ok((links, items))
 }
 
-fn endless(what: &str) -> Error {
+fn endless(what: &str, problem: String) -> Error {
     Error::new(
         format!("{SERVICE} kept returning more pages of {what}."),
         "Report this to ConnectWise support: the list did not end.",
-        format!("over {MAX_PAGES} pages"),
+        problem,
     )
 }
 

@@ -1,14 +1,19 @@
-//! ARMOR API client (contracts/armor.md): builds requests, decodes answers, explains errors.
+//! ARMOR (contracts/armor.md): a source of accounts and tickets. The client builds requests,
+//! decodes answers and explains errors; `accounts` and `tickets` read them.
 
+pub mod accounts;
 pub mod auth;
 pub mod cursor;
 pub mod mapping;
 pub mod models;
+pub mod tickets;
 
+use crate::actions::Context;
+use crate::connectors::{LegacyKeys, Source, System};
 use crate::error::Error;
 use crate::http::{HttpError, Method, Origin, Request, Response};
 use crate::lenient;
-use crate::types::Connection;
+use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput};
 use auth::{ApiKeyAuth, ArmorAuth, PasswordAuth};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::rc::Rc;
@@ -18,6 +23,85 @@ const DEFAULT_BASE_URL: &str = "https://api.armor.com";
 /// Everything but unreserved characters is encoded in a path segment, so keys like `../x?y#z`
 /// stay one segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+pub const SYSTEM: System = System {
+    name: "armor",
+    label: "ARMOR",
+    configured,
+    secrets,
+    origins,
+    check,
+    source: Some(open),
+    destination: None,
+    // 0.1 posted ARMOR tickets under their bare keys, notes marked `[ARMOR comment N]`.
+    legacy: Some(LegacyKeys { note_label: "ARMOR" }),
+};
+
+fn configured(connection: &Connection) -> bool {
+    connection.armor.is_some()
+}
+
+/// Usernames and key ids are masked too: they are half of a credential.
+fn secrets(connection: &Connection) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Some(armor) = &connection.armor {
+        if let Some(login) = &armor.login {
+            secrets.extend([login.username.clone(), login.password.clone()]);
+        }
+        if let Some(key) = &armor.api_key {
+            secrets.extend([key.key_id.clone(), key.secret_key.clone()]);
+        }
+    }
+    secrets
+}
+
+fn origins(connection: &Connection) -> Result<Vec<Origin>, Error> {
+    Ok(vec![(*Armor::from_connection(connection, "the connection")?.api.origin).clone()])
+}
+
+fn check(ctx: &mut Context) -> Result<String, Error> {
+    let mut armor = Armor::from_connection(ctx.connection, "test_connection")?;
+    let account = armor.api.account_id;
+    let request = armor.api.get(ArmorApi::path(&["accounts", &account.to_string()]), account);
+    let outcome = ctx.http.send_with(&mut armor.auth, request)?;
+    armor.api.decode::<serde_json::Value>("reading the connection's own account", outcome)?;
+    let mode = if armor.api.api_key { "API key" } else { "username and password" };
+    Ok(format!("authenticated with {mode}; account {account} readable"))
+}
+
+fn open(connection: &Connection) -> Result<Box<dyn Source>, Error> {
+    Ok(Box::new(Armor::from_connection(connection, "this action")?))
+}
+
+impl Source for Armor {
+    fn system(&self) -> &'static System {
+        &SYSTEM
+    }
+
+    fn accounts(&mut self, ctx: &mut Context, input: &GetAccountsInput) -> Result<Vec<Account>, Error> {
+        accounts::read(ctx, self, input)
+    }
+
+    fn tickets(&mut self, ctx: &mut Context, input: &GetTicketsInput) -> Result<GetTicketsOutput, Error> {
+        tickets::read(ctx, self, input)
+    }
+}
+
+/// An ARMOR account id given as text (ARMOR's ids are numbers).
+pub fn account_id(text: &str, field: &str) -> Result<u64, Error> {
+    text.trim().parse().map_err(|_| {
+        Error::invalid(
+            field,
+            format!("{text:?} is not an ARMOR account id"),
+            "Give an account id as get_accounts lists it, e.g. \"7001\".",
+        )
+    })
+}
+
+/// Several account ids, each checked.
+pub fn account_ids(texts: &[String], field: &str) -> Result<Vec<u64>, Error> {
+    texts.iter().enumerate().map(|(i, t)| account_id(t, &format!("{field}[{i}]"))).collect()
+}
 
 /// An ARMOR connection: `api` builds and reads requests, `auth` signs them. Kept apart so a
 /// run can sign with `auth` while its callback decodes with `api`.
@@ -82,8 +166,12 @@ impl ArmorApi {
     }
 
     /// A 2xx answer decoded as `T`; anything else a clear error about `what`.
-    pub fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, outcome: Result<Response, HttpError>) -> Result<T, Error> {
-        crate::error::decode(SERVICE, what, outcome, |response| self.status_error(what, response))
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        outcome: Result<Response, HttpError>,
+    ) -> Result<T, Error> {
+        crate::http::decode(SERVICE, what, outcome, |response| self.status_error(what, response))
     }
 
     pub fn status_error(&self, what: &str, response: &Response) -> Error {
@@ -122,4 +210,3 @@ pub fn error_message(response: &Response) -> String {
         _ => response.body_snippet(),
     }
 }
-

@@ -193,7 +193,10 @@ mod tests {
         // A different nonce or body changes the signature.
         assert_ne!(header, key.authorization(&request, "abd", 1_700_000_000));
         let post = Request::new(Method::Post, &origin, "/x").json_body(&json!({"a": 1}));
-        assert_ne!(key.authorization(&post, "abc", 1), key.authorization(&Request::new(Method::Post, &origin, "/x"), "abc", 1));
+        assert_ne!(
+            key.authorization(&post, "abc", 1),
+            key.authorization(&Request::new(Method::Post, &origin, "/x"), "abc", 1)
+        );
     }
 
     /// The answer to the first exchange is lost after ARMOR used the code; its retry is refused
@@ -213,7 +216,9 @@ mod tests {
                 let body = String::from_utf8_lossy(&request.body);
                 match exchanges {
                     1 => Reply::error(TransportError::new(TransportErrorKind::Connection, "connection closed")),
-                    _ if body.contains("code-1") => Reply::json(401, &json!({"message": "The authorization code is already used."})),
+                    _ if body.contains("code-1") => {
+                        Reply::json(401, &json!({"message": "The authorization code is already used."}))
+                    }
                     _ => Reply::json(200, &json!({"access_token": "tok-2"})),
                 }
             }

@@ -7,9 +7,10 @@ use std::collections::{HashMap, HashSet};
 
 pub fn account(account: &models::Account, detail: Option<&models::AccountDetail>) -> Account {
     Account {
-        id: account.id,
+        system: super::SYSTEM.name.to_string(),
+        id: account.id.to_string(),
         name: account.name.clone().unwrap_or_default(),
-        parent_id: account.parent_id(),
+        parent_id: account.parent_id().map(|p| p.to_string()),
         status: account.status.clone().unwrap_or_default(),
         account_type: account.account_type.clone(),
         currency: account.currency.clone(),
@@ -59,22 +60,25 @@ pub fn ticket(
         .or_else(|| summary.current_status.as_ref().and_then(models::Status::name))
         .unwrap_or_default();
     Ticket {
+        system: super::SYSTEM.name.to_string(),
         key: summary.issue_key_id.clone(),
-        account_id,
+        account_id: account_id.to_string(),
         summary: pick(details.map(|d| &d.summary), &summary.summary).unwrap_or_default(),
         description: details.and_then(|d| d.description.clone()),
         status,
         request_type: pick(details.map(|d| &d.request_type), &summary.request_type),
         priority: details.and_then(|d| d.priority.clone()),
+        severity: None,
         reporter: pick(details.map(|d| &d.reporter), &summary.reporter),
         assignee: pick(details.map(|d| &d.assignee), &summary.assignee),
         created: pick(details.map(|d| &d.created_date), &summary.created_date).map(|t| iso_utc(&t)),
         updated: pick(details.map(|d| &d.updated_date), &summary.updated_date).map(|t| iso_utc(&t)),
+        url: None,
         comments: comments.map(|comments| {
             comments
                 .into_iter()
                 .map(|c| Comment {
-                    id: c.id,
+                    id: c.id.to_string(),
                     author: c.author,
                     body: c.body.unwrap_or_default(),
                     created: c.created.map(|t| iso_utc(&t)),
@@ -90,7 +94,14 @@ mod tests {
     use super::*;
 
     fn acc(id: u64, parent: i64) -> models::Account {
-        models::Account { id, name: Some(format!("A{id}")), currency: None, status: None, parent: Some(parent), account_type: None }
+        models::Account {
+            id,
+            name: Some(format!("A{id}")),
+            currency: None,
+            status: None,
+            parent: Some(parent),
+            account_type: None,
+        }
     }
 
     #[test]

@@ -164,3 +164,14 @@ mod tests {
         assert!(problem.contains("[0].caption"), "{problem}");
     }
 }
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Priority {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub default_flag: bool,
+}

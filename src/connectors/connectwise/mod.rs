@@ -1,17 +1,93 @@
-//! ConnectWise Manage REST v3 client (contracts/connectwise.md).
+//! ConnectWise Manage REST v3 (contracts/connectwise.md): a destination of links (company custom
+//! fields) and tickets (service tickets on a board, notes).
 
+pub mod companies;
 pub mod conditions;
 pub mod custom_fields;
 pub mod models;
 pub mod paging;
 pub mod tickets;
 
+use crate::actions::Context;
+use crate::connectors::{Destination, LinkWrite, System, TicketWriter};
 use crate::error::Error;
 use crate::http::{HttpError, Method, Origin, Request, Response};
 use crate::lenient;
+use crate::matching::CompanyRecord;
 use crate::types::Connection;
 use base64::Engine as _;
 use std::rc::Rc;
+
+pub const SYSTEM: System = System {
+    name: "connectwise",
+    label: "ConnectWise",
+    configured,
+    secrets,
+    origins,
+    check,
+    source: None,
+    destination: Some(open),
+    legacy: None,
+};
+
+fn configured(connection: &Connection) -> bool {
+    connection.connectwise.is_some()
+}
+
+fn secrets(connection: &Connection) -> Vec<String> {
+    connection
+        .connectwise
+        .iter()
+        .flat_map(|cw| [cw.api_key.public_key.clone(), cw.api_key.private_key.clone(), cw.client_id.clone()])
+        .collect()
+}
+
+fn origins(connection: &Connection) -> Result<Vec<Origin>, Error> {
+    Ok(vec![(*ConnectWise::from_connection(connection, "the connection")?.origin).clone()])
+}
+
+fn check(ctx: &mut Context) -> Result<String, Error> {
+    let cw = ConnectWise::from_connection(ctx.connection, "test_connection")?;
+    let outcome = ctx.http.send(cw.get("/company/companies?pageSize=1&fields=id"));
+    cw.decode::<serde_json::Value>("reading one company", outcome)?;
+    Ok("authenticated; companies readable".into())
+}
+
+fn open(connection: &Connection) -> Result<Box<dyn Destination>, Error> {
+    let cw = ConnectWise::from_connection(connection, "this action")?;
+    Ok(Box::new(ConnectWiseDestination {
+        companies: companies::Companies::default(),
+        tickets: tickets::Tickets::new(cw),
+    }))
+}
+
+struct ConnectWiseDestination {
+    companies: companies::Companies,
+    tickets: tickets::Tickets,
+}
+
+impl Destination for ConnectWiseDestination {
+    fn system(&self) -> &'static System {
+        &SYSTEM
+    }
+
+    fn companies(
+        &mut self,
+        ctx: &mut Context,
+        source: &'static System,
+        include_deleted: bool,
+    ) -> Result<Vec<CompanyRecord>, Error> {
+        self.companies.read(ctx, &self.tickets.cw, source, include_deleted)
+    }
+
+    fn write_links(&mut self, ctx: &mut Context, links: &[LinkWrite], dry_run: bool) -> Vec<Result<bool, Error>> {
+        self.companies.write(ctx, &self.tickets.cw, links, dry_run)
+    }
+
+    fn tickets(&mut self) -> &mut dyn TicketWriter {
+        &mut self.tickets
+    }
+}
 
 pub const SERVICE: &str = "ConnectWise";
 const DEFAULT_CODEBASE: &str = "v4_6_release/";
@@ -55,7 +131,8 @@ impl ConnectWise {
                 ));
             }
         }
-        let credentials = format!("{}+{}:{}", section.company_id.trim(), section.api_key.public_key, section.api_key.private_key);
+        let credentials =
+            format!("{}+{}:{}", section.company_id.trim(), section.api_key.public_key, section.api_key.private_key);
         Ok(ConnectWise {
             origin: Rc::new(origin),
             authorization: format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials)),
@@ -83,8 +160,12 @@ impl ConnectWise {
     }
 
     /// A 2xx answer decoded as `T`; anything else a clear error about `what`.
-    pub fn decode<T: serde::de::DeserializeOwned>(&self, what: &str, outcome: Result<Response, HttpError>) -> Result<T, Error> {
-        crate::error::decode(SERVICE, what, outcome, |response| self.status_error(what, response))
+    pub fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        outcome: Result<Response, HttpError>,
+    ) -> Result<T, Error> {
+        crate::http::decode(SERVICE, what, outcome, |response| self.status_error(what, response))
     }
 
     pub fn status_error(&self, what: &str, response: &Response) -> Error {
@@ -113,7 +194,11 @@ impl ConnectWise {
 /// A query string with every value percent-encoded (conditions carry quotes, spaces, `&`, `%`).
 pub fn query(params: &[(&str, &str)]) -> String {
     use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
-    params.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC))).collect::<Vec<_>>().join("&")
+    params
+        .iter()
+        .map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, NON_ALPHANUMERIC)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// ConnectWise's message and field errors, or the plain text.

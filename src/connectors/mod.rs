@@ -1,0 +1,210 @@
+//! The systems psa-bridge talks to. Each has a folder with its client and its roles; [`SYSTEMS`]
+//! is the only list of them: a new system adds its folder and one line there.
+
+pub mod armor;
+pub mod connectwise;
+
+use crate::actions::Context;
+use crate::error::Error;
+use crate::http::Origin;
+use crate::matching::CompanyRecord;
+use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput};
+
+/// Every system, in the order test_connection reports them.
+pub const SYSTEMS: &[&System] = &[&armor::SYSTEM, &connectwise::SYSTEM];
+
+/// What the registry knows of a system: its connection section, credentials, hosts and roles.
+pub struct System {
+    /// The connection section's name, and the `system` of the records it produces.
+    pub name: &'static str,
+    /// How people call it, in messages.
+    pub label: &'static str,
+    /// Whether the connection has its section.
+    pub configured: fn(&Connection) -> bool,
+    /// Every credential in its section, to be masked wherever text leaves the component.
+    pub secrets: fn(&Connection) -> Vec<String>,
+    /// The origins its section names (the only hosts it may call).
+    pub origins: fn(&Connection) -> Result<Vec<Origin>, Error>,
+    /// Authenticates and reads one small thing; says what was checked.
+    pub check: fn(&mut Context) -> Result<String, Error>,
+    pub source: Option<OpenSource>,
+    pub destination: Option<OpenDestination>,
+    /// How records of this system were keyed before 0.2, so nothing is posted twice after an upgrade.
+    pub legacy: Option<LegacyKeys>,
+}
+
+/// Opens a system's source role with the connection's section.
+pub type OpenSource = fn(&Connection) -> Result<Box<dyn Source>, Error>;
+/// Opens a system's destination role with the connection's section.
+pub type OpenDestination = fn(&Connection) -> Result<Box<dyn Destination>, Error>;
+
+/// What 0.1 wrote for a source's tickets: its keys bare, and notes marked `[{label} comment {id}]`.
+#[derive(Clone, Copy, Debug)]
+pub struct LegacyKeys {
+    pub note_label: &'static str,
+}
+
+/// A system that has accounts and tickets to bring over.
+pub trait Source {
+    fn system(&self) -> &'static System;
+    /// Every account the connection sees, filtered as `input` says.
+    fn accounts(&mut self, ctx: &mut Context, input: &GetAccountsInput) -> Result<Vec<Account>, Error>;
+    /// Tickets with details and comments, resumable by cursor, incremental by `since`.
+    fn tickets(&mut self, ctx: &mut Context, input: &GetTicketsInput) -> Result<GetTicketsOutput, Error>;
+}
+
+/// A system that receives companies' links and tickets (a PSA).
+pub trait Destination {
+    fn system(&self) -> &'static System;
+    /// Every company, reduced to what matching needs, linked by `source`'s link fields.
+    fn companies(
+        &mut self,
+        ctx: &mut Context,
+        source: &'static System,
+        include_deleted: bool,
+    ) -> Result<Vec<CompanyRecord>, Error>;
+    /// Writes each link where a value changes (index into the last `companies`); `None` when nothing
+    /// changes. Dry runs call it with `dry_run` and write nothing.
+    fn write_links(&mut self, ctx: &mut Context, links: &[LinkWrite], dry_run: bool) -> Vec<Result<bool, Error>>;
+    /// The ticket writer the exactly-once engine drives.
+    fn tickets(&mut self) -> &mut dyn TicketWriter;
+}
+
+/// One account linked to one company (by index into the last `companies` call).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkWrite {
+    pub company: usize,
+    pub source: &'static str,
+    pub account_id: String,
+    pub account_name: String,
+    pub parent_id: Option<String>,
+    /// ISO-8601, written with a real change only.
+    pub now: String,
+}
+
+pub use crate::sync::post::TicketWriter;
+
+/// The system named `name`, if there is one.
+pub fn by_name(name: &str) -> Option<&'static System> {
+    SYSTEMS.iter().copied().find(|s| s.name.eq_ignore_ascii_case(name.trim()))
+}
+
+/// Every credential of every configured section.
+pub fn secrets(connection: &Connection) -> Vec<String> {
+    let mut secrets: Vec<String> =
+        SYSTEMS.iter().filter(|s| (s.configured)(connection)).flat_map(|s| (s.secrets)(connection)).collect();
+    // Very short values would mask ordinary words; the services don't issue such credentials.
+    secrets.retain(|s| s.len() >= 3);
+    secrets
+}
+
+/// Every origin the configured sections may call, as `scheme://host:port`.
+pub fn allowed_origins(connection: &Connection) -> Result<Vec<String>, Error> {
+    let mut origins = Vec::new();
+    for system in SYSTEMS.iter().filter(|s| (s.configured)(connection)) {
+        for origin in (system.origins)(connection)? {
+            let port = if origin.authority.contains(':') && !origin.authority.ends_with(']') {
+                String::new()
+            } else if origin.https {
+                ":443".into()
+            } else {
+                ":80".into()
+            };
+            let url = format!("{}://{}{port}", if origin.https { "https" } else { "http" }, origin.authority);
+            if !origins.contains(&url) {
+                origins.push(url);
+            }
+        }
+    }
+    Ok(origins)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Source,
+    Destination,
+}
+
+impl Role {
+    fn noun(self) -> &'static str {
+        match self {
+            Role::Source => "source",
+            Role::Destination => "destination",
+        }
+    }
+
+    fn has(self, system: &System) -> bool {
+        match self {
+            Role::Source => system.source.is_some(),
+            Role::Destination => system.destination.is_some(),
+        }
+    }
+}
+
+/// The system an action's `source` / `destination` input names, or the only configured one.
+fn pick(connection: &Connection, named: Option<&str>, role: Role, action: &str) -> Result<&'static System, Error> {
+    let noun = role.noun();
+    let candidates: Vec<&'static System> = SYSTEMS.iter().copied().filter(|s| role.has(s)).collect();
+    let all = || candidates.iter().map(|s| s.name).collect::<Vec<_>>().join(", ");
+    match named.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => {
+            let system = candidates.iter().copied().find(|s| s.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                Error::invalid(
+                    &format!("input.{noun}"),
+                    format!("{name:?} is not a {noun} system"),
+                    format!("Name one of: {}.", all()),
+                )
+            })?;
+            if !(system.configured)(connection) {
+                return Err(Error::missing_section(system.name, action));
+            }
+            Ok(system)
+        }
+        None => {
+            let configured: Vec<&'static System> =
+                candidates.iter().copied().filter(|s| (s.configured)(connection)).collect();
+            match configured.as_slice() {
+                [one] => Ok(one),
+                [] => Err(Error::new(
+                    format!("The connection configures no {noun} system, which {action} needs."),
+                    format!("Add a section for one of: {} (see help.md, Setup).", all()),
+                    "",
+                )),
+                several => Err(Error::invalid(
+                    &format!("input.{noun}"),
+                    format!(
+                        "the connection configures several {noun}s ({})",
+                        several.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                    ),
+                    format!("Name the {noun} to use in the input's `{noun}`."),
+                )),
+            }
+        }
+    }
+}
+
+/// The source an action reads from.
+pub fn source(connection: &Connection, named: Option<&str>, action: &str) -> Result<Box<dyn Source>, Error> {
+    let system = pick(connection, named, Role::Source, action)?;
+    system.source.map_or_else(|| Err(Error::missing_section(system.name, action)), |open| open(connection))
+}
+
+/// The destination an action writes to.
+pub fn destination(connection: &Connection, named: Option<&str>, action: &str) -> Result<Box<dyn Destination>, Error> {
+    let system = pick(connection, named, Role::Destination, action)?;
+    system.destination.map_or_else(|| Err(Error::missing_section(system.name, action)), |open| open(connection))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_system_is_named_once_and_has_a_role() {
+        for (i, system) in SYSTEMS.iter().enumerate() {
+            assert!(SYSTEMS[..i].iter().all(|s| s.name != system.name), "{} twice", system.name);
+            assert!(system.source.is_some() || system.destination.is_some(), "{} has no role", system.name);
+            assert_eq!(system.name, system.name.to_ascii_lowercase());
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! The generic engines, written once for every pair of systems. None of them names a system:
+//! what differs between systems comes through the role traits of `connectors`.
+
+pub mod checkpoint;
+pub mod keys;
+pub mod link;
+pub mod paging;
+pub mod post;
+pub mod value_map;
