@@ -30,7 +30,7 @@ impl OutboundPolicy {
         if !self.allowed.iter().any(|(h, p)| *h == host && *p == port) {
             return Err(format!("{host}:{port} is not a host named in the connection"));
         }
-        if !https && !(self.allow_loopback && is_loopback(&host)) {
+        if !(https || (self.allow_loopback && is_loopback(&host))) {
             return Err(format!("plain http to {host} is not allowed: use https"));
         }
         Ok(())
