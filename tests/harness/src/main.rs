@@ -80,10 +80,15 @@ fn main() -> ExitCode {
 
 async fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
+    // `http` keeps lines: its actions overlap and have no end the display could tidy up after.
+    let progress = cli.progress.then(|| match cli.command {
+        Command::Http { .. } => Arc::new(StderrProgress::new(false)),
+        _ => Arc::new(StderrProgress::for_stderr()),
+    });
     let options = CallOptions {
         allow_loopback: cli.allow_loopback,
         timeout: Some(Duration::from_secs(cli.timeout_s)),
-        progress: cli.progress.then(|| Arc::new(StderrProgress::default()) as _),
+        progress: progress.clone().map(|p| p as _),
         ..CallOptions::default()
     };
     match &cli.command {
@@ -119,6 +124,9 @@ async fn run() -> Result<ExitCode> {
             let plugin = Plugin::load(&component_path(&cli)?)?;
             let test = matches!(cli.command, Command::Test { .. });
             let (event, ok) = psa_bridge_host::run_message(&plugin, &text, test, &options).await;
+            if let Some(progress) = &progress {
+                progress.finish();
+            }
             println!("{}", serde_json::to_string_pretty(&event)?);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
