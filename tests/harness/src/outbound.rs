@@ -60,7 +60,7 @@ impl WasiHttpHooks for OutboundPolicy {
             > + Send,
     > {
         if let Err(reason) = self.check(request.uri()) {
-            eprintln!("psa-bridge-host: refused an outbound request: {reason}");
+            crate::progress::print_line(&format!("psa-bridge-host: refused an outbound request: {reason}"));
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         drop(fut);
