@@ -22,6 +22,9 @@ const LIMIT_EVIDENCE: usize = 4;
 /// a few dozen requests; a limit still there is met again at once (`limit`) and paced again.
 const PACE_RELAX: f64 = 0.95;
 
+/// A declared limit is kept this far under: retries and the service's own clock count too.
+const DECLARED_HEADROOM: f64 = 0.95;
+
 /// A request answered 401 is sent again with renewed credentials at most this often. More than
 /// once, because a short-lived token can expire again while the request waits out a backoff;
 /// bounded, because credentials the service refuses right after a login are not going to work.
@@ -101,6 +104,10 @@ pub struct Scheduler<'t> {
     /// Once a rate limit was learnt: the least time between two request starts.
     pace_ms: Option<f64>,
     last_start_ms: u64,
+    /// A limit the service documents (starts, window ms), met by counting: at most that many
+    /// starts (less a margin) in any such window.
+    declared: Option<(usize, u64)>,
+    declared_starts: VecDeque<u64>,
     next_id: u64,
     /// Completions that `send` saw while waiting for its own, owed to a running `run`.
     stashed: Vec<(u64, Result<Response, TransportError>)>,
@@ -123,6 +130,8 @@ impl<'t> Scheduler<'t> {
             limit: None,
             pace_ms: None,
             last_start_ms: 0,
+            declared: None,
+            declared_starts: VecDeque::new(),
             next_id: 0,
             stashed: Vec::new(),
             stats: Stats::default(),
@@ -310,10 +319,25 @@ impl<'t> Scheduler<'t> {
         Ok(())
     }
 
-    /// When the next request may start: after any pause, and paced once a limit was learnt.
+    /// Keeps every later request within `requests` per rolling `window_ms` (a documented limit,
+    /// e.g. Halo's 300 per 5 minutes), a little under it so retries and clock drift stay inside.
+    /// Bursts up to the limit go at full speed; only the excess waits for the window to move on.
+    pub fn limit_to(&mut self, requests: u32, window_ms: u64) {
+        let allowed = ((f64::from(requests) * DECLARED_HEADROOM) as usize).max(1);
+        self.declared = Some((allowed, window_ms.max(1)));
+    }
+
+    /// When the next request may start: after any pause, paced once a limit was learnt, and
+    /// inside a declared limit.
     fn next_start_ms(&self) -> u64 {
         let paced = self.pace_ms.map_or(0, |pace| self.last_start_ms + pace as u64);
-        self.paused_until_ms.max(paced)
+        let declared = match self.declared {
+            Some((allowed, window_ms)) if self.declared_starts.len() >= allowed => {
+                self.declared_starts[self.declared_starts.len() - allowed] + window_ms
+            }
+            _ => 0,
+        };
+        self.paused_until_ms.max(paced).max(declared)
     }
 
     /// Near a known limit, one request at a time: if the limit is still there, only that one is
@@ -328,6 +352,14 @@ impl<'t> Scheduler<'t> {
     fn note_start(&mut self, now: u64) {
         self.last_start_ms = now;
         self.recent_starts.push_back(now);
+        if let Some((allowed, window_ms)) = self.declared {
+            self.declared_starts.push_back(now);
+            while self.declared_starts.len() > allowed
+                || self.declared_starts.front().is_some_and(|&t| t + window_ms <= now)
+            {
+                self.declared_starts.pop_front();
+            }
+        }
     }
 
     fn forget_old_starts(&mut self, now: u64) {
@@ -754,5 +786,31 @@ mod tests {
         let results = collect(&mut http, &mut NoAuth, vec![(0, get("/x"))]);
         assert!(matches!(results[0].1, Err(HttpError::BudgetExhausted { .. })));
         assert!(http.stats.requests < 20);
+    }
+
+    /// A documented limit (Halo's 300 per 5 minutes) is met by counting: bursts go at full
+    /// speed, and no rolling window ever holds more than the limit less its margin.
+    #[test]
+    fn a_declared_limit_is_never_exceeded() {
+        let clock = Rc::new(Cell::new(0));
+        let starts: Rc<std::cell::RefCell<Vec<u64>>> = Rc::default();
+        let (time, seen) = (clock.clone(), starts.clone());
+        let mut transport = FakeTransport::with_clock(clock, move |_: &Request| {
+            seen.borrow_mut().push(time.get());
+            Reply::json(200, &serde_json::json!({})).after(20)
+        });
+        let mut http = Scheduler::new(&mut transport, RetryPolicy::default(), 8, 3_600_000);
+        http.limit_to(100, 60_000);
+        let jobs: Vec<(usize, Request)> = (0..250).map(|i| (i, get("/x"))).collect();
+        let done = collect(&mut http, &mut NoAuth, jobs);
+        assert_eq!(done.len(), 250);
+        let starts = starts.borrow();
+        assert!(starts.windows(96).all(|w| w[95] >= w[0] + 60_000), "more than 95 starts in a minute");
+        assert!(starts[94] < 1_000, "the first 95 go at once: {}", starts[94]);
+        assert!(
+            *starts.last().unwrap() < 2 * 60_000 + 1_000,
+            "no slower than the limit needs: {}",
+            starts.last().unwrap()
+        );
     }
 }

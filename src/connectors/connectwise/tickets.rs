@@ -253,7 +253,6 @@ impl TicketWriter for Tickets {
     }
 }
 
-
 fn existing_of(ticket: &ServiceTicket) -> Option<Existing> {
     Some(Existing {
         id: ticket.id.to_string(),

@@ -86,6 +86,9 @@ struct Counters {
     dropped: u64,
     lost: u64,
     rate_limited: u64,
+    /// What each 429 asked for: [from, until] in unix milliseconds (the bench adds them up,
+    /// overlaps counted once, across services). At most MAX_EVENTS are kept.
+    pauses: Vec<[u64; 2]>,
 }
 
 struct Inner {
@@ -108,6 +111,17 @@ pub(crate) struct Control {
 }
 
 const WINDOW: Duration = Duration::from_secs(60);
+
+impl Counters {
+    /// A 429 that asks for `secs` from now.
+    fn pause(&mut self, secs: u64) {
+        if self.pauses.len() < MAX_EVENTS {
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+            self.pauses.push([now, now + secs * 1000]);
+        }
+    }
+}
 
 impl Control {
     /// `salt` keeps the two services' random sequences apart under the same seed.
@@ -210,13 +224,16 @@ impl Control {
                 let wait = WINDOW.saturating_sub(now.duration_since(oldest));
                 let secs = wait.as_millis().div_ceil(1000).clamp(1, 60) as u64;
                 g.counters.rate_limited += 1;
+                g.counters.pause(secs);
                 return Decision::RateLimited(secs);
             }
             g.window.push_back(now);
         }
         if r_429 < f.p429 {
             g.counters.http_429 += 1;
-            return Decision::Fault429(1 + u64::from(pick % 2));
+            let secs = 1 + u64::from(pick % 2);
+            g.counters.pause(secs);
+            return Decision::Fault429(secs);
         }
         if r_5xx < f.p5xx {
             g.counters.http_5xx += 1;
@@ -236,7 +253,7 @@ impl Control {
         let c = &g.counters;
         let requests = json!(c.by_route);
         let faults = json!({"http_5xx": c.http_5xx, "http_429": c.http_429, "dropped": c.dropped,
-                            "lost": c.lost, "rate_limited": c.rate_limited});
+                            "lost": c.lost, "rate_limited": c.rate_limited, "pauses_ms": c.pauses});
         let config = json!({"faults": g.faults, "rate_limit_per_min": g.rate_limit_per_min, "trickle": g.trickle});
         (requests, faults, config)
     }

@@ -54,6 +54,13 @@ const TARGET_MATCH_MS: f64 = 100.0;
 const TARGET_COMPONENT_BYTES: u64 = 1_000_000;
 const TARGET_INSTANTIATE_MS: f64 = 1.0;
 const TARGET_PEAK_BYTES: usize = 64 << 20;
+/// Under the fault mix, at most this times the fault-free run plus the pauses the 429s asked for (issue 13).
+const TARGET_FAULT_SLOWDOWN: f64 = 1.5;
+
+/// The fault mix of issue 13: what a new user met against an independent fake.
+fn fault_mix() -> Faults {
+    Faults { latency_ms: LATENCY_MS, p5xx: 0.10, p429: 0.05, pdrop: 0.02, plost: 0.01, seed: 13 }
+}
 
 const USAGE: &str = "usage: psa-bridge-bench [--scale F (0 < F <= 1, default 1)] [--seed N (default 7)]";
 
@@ -122,8 +129,8 @@ fn main() -> Result<()> {
     println!(
         "\n== Speed-up: get_accounts, get_tickets of {slice_size} accounts (every {stride}th), post_tickets of their tickets =="
     );
-    let fast = run_slice(&runner, &slice, DEFAULT_CONCURRENCY)?;
-    let slow = run_slice(&runner, &slice, 1)?;
+    let fast = run_slice(&runner, &slice, DEFAULT_CONCURRENCY, None)?;
+    let slow = run_slice(&runner, &slice, 1, None)?;
     let identical = fast.outputs == slow.outputs;
     let speedup = slow.wall.as_secs_f64() / fast.wall.as_secs_f64().max(1e-9);
     println!(
@@ -132,6 +139,20 @@ fn main() -> Result<()> {
         fast.wall.as_secs_f64(),
         fast.requests,
         if identical { "identical" } else { "DIFFERENT" }
+    );
+
+    println!(
+        "\n== Faults: the same slice under 10% 5xx, 5% 429, 2% dropped connections, 1% lost answers (reset simulators) =="
+    );
+    let faulty = run_slice(&runner, &slice, DEFAULT_CONCURRENCY, Some(fault_mix()))?;
+    let fault_bound = fast.wall + faulty.asked_pause;
+    let fault_slowdown = faulty.wall.as_secs_f64() / fault_bound.as_secs_f64().max(1e-9);
+    println!(
+        "  {:.1} s ({} requests) vs fault-free {:.1} s + {:.1} s of pauses the 429s asked for -> {fault_slowdown:.2}x",
+        faulty.wall.as_secs_f64(),
+        faulty.requests,
+        fast.wall.as_secs_f64(),
+        faulty.asked_pause.as_secs_f64()
     );
 
     println!("\n== Rate limit: post_tickets under {RATE_LIMIT_PER_MIN} requests/minute (reset simulators) ==");
@@ -181,6 +202,12 @@ fn main() -> Result<()> {
             format!("{speedup:.1}x{}", if identical { "" } else { " DIFFERENT" }),
             format!(">= {TARGET_SPEEDUP}x"),
             verdict(speedup >= TARGET_SPEEDUP && identical),
+        ),
+        (
+            "under faults vs fault-free + 429 pauses".into(),
+            format!("{fault_slowdown:.2}x"),
+            format!("<= {TARGET_FAULT_SLOWDOWN}x"),
+            verdict(fault_slowdown <= TARGET_FAULT_SLOWDOWN),
         ),
         (
             format!("429 share at {RATE_LIMIT_PER_MIN}/min"),
@@ -246,6 +273,8 @@ fn main() -> Result<()> {
         "speedup": speedup,
         "speedup_slice": {"accounts": slice_size, "requests": fast.requests, "identical": identical,
                           "wall_s_concurrency_1": slow.wall.as_secs_f64(), "wall_s_default": fast.wall.as_secs_f64()},
+        "faults": {"wall_s": faulty.wall.as_secs_f64(), "requests": faulty.requests,
+                   "asked_pause_s": faulty.asked_pause.as_secs_f64(), "slowdown": fault_slowdown},
         "rate_limited_share": share,
         "rate_limit": {"per_min": RATE_LIMIT_PER_MIN, "tickets": rate.tickets, "requests": rate.requests,
                        "rate_limited": rate.rate_limited, "wall_s": rate.wall.as_secs_f64()},
@@ -742,15 +771,30 @@ fn rows_json(rows: &[Row]) -> Value {
 struct SliceRun {
     wall: Duration,
     requests: u64,
+    /// The time the 429s asked the plugin to wait, overlaps counted once (both services).
+    asked_pause: Duration,
     /// The three outputs, post_tickets without the ConnectWise ticket ids (they follow the
     /// order of creation, which concurrency changes), get_tickets without its next_since.
     outputs: Vec<Value>,
 }
 
-fn run_slice(runner: &Runner, slice: &[Value], concurrency: u32) -> Result<SliceRun> {
+/// The slice's get_accounts, get_tickets and post_tickets, timed, on reset simulators; under
+/// `faults` when given (switched on after the untimed match, off again after).
+fn run_slice(runner: &Runner, slice: &[Value], concurrency: u32, faults: Option<Faults>) -> Result<SliceRun> {
     runner.sims.reset();
     // Not timed: the slice's companies stamped, so post_tickets has somewhere to put the tickets.
     runner.must("match_companies", json!({"accounts": slice}), DEFAULT_CONCURRENCY)?;
+    if let Some(faults) = faults {
+        runner.sims.set_faults(faults);
+    }
+    let run = timed_slice(runner, slice, concurrency);
+    if faults.is_some() {
+        runner.sims.set_faults(Faults { latency_ms: LATENCY_MS, ..Faults::default() });
+    }
+    run
+}
+
+fn timed_slice(runner: &Runner, slice: &[Value], concurrency: u32) -> Result<SliceRun> {
     let before = Snapshot::take(runner.sims);
     let accounts = runner.must("get_accounts", json!({"include_addresses": true}), concurrency)?;
     let ids: Vec<Value> = slice.iter().map(|a| a["id"].clone()).collect();
@@ -774,7 +818,27 @@ fn run_slice(runner: &Runner, slice: &[Value], concurrency: u32) -> Result<Slice
     }
     let mut read = tickets.step.output().clone();
     read["next_since"] = Value::Null; // the time the run began, not a result
-    Ok(SliceRun { wall, requests, outputs: vec![accounts.step.output().clone(), read, post] })
+    let asked_pause = asked_pause(&[runner.sims.armor_state(), runner.sims.connectwise_state()]);
+    Ok(SliceRun { wall, requests, asked_pause, outputs: vec![accounts.step.output().clone(), read, post] })
+}
+
+/// The union of the pauses the services' 429s asked for.
+fn asked_pause(states: &[Value]) -> Duration {
+    let mut pauses: Vec<(u64, u64)> = states
+        .iter()
+        .flat_map(|s| s["faults"]["pauses_ms"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| Some((p[0].as_u64()?, p[1].as_u64()?)))
+        .collect();
+    pauses.sort();
+    let (mut total, mut covered_until) = (0, 0);
+    for (from, until) in pauses {
+        let from = from.max(covered_until);
+        if until > from {
+            total += until - from;
+            covered_until = until;
+        }
+    }
+    Duration::from_millis(total)
 }
 
 struct RateRun {
@@ -799,9 +863,9 @@ fn run_rate_limited(runner: &Runner, first: &ChainRun, target_requests: usize) -
             chosen.push(ticket.clone());
         }
     }
-    let their_accounts: HashSet<u64> = chosen.iter().filter_map(|t| t["account_id"].as_u64()).collect();
+    let their_accounts: HashSet<&str> = chosen.iter().filter_map(|t| t["account_id"].as_str()).collect();
     let accounts: Vec<&Value> =
-        first.accounts.iter().filter(|a| a["id"].as_u64().is_some_and(|id| their_accounts.contains(&id))).collect();
+        first.accounts.iter().filter(|a| a["id"].as_str().is_some_and(|id| their_accounts.contains(id))).collect();
 
     runner.sims.reset();
     runner.must("match_companies", json!({"accounts": accounts}), DEFAULT_CONCURRENCY)?;
