@@ -24,6 +24,7 @@ pub(crate) fn connection() -> Connection {
             api_key: ConnectwiseApiKey { public_key: "pub".into(), private_key: "hostile-private".into() },
             client_id: "client".into(),
         }),
+        halo: None,
         tuning: Some(Tuning {
             max_concurrency: Some(4),
             request_timeout_seconds: None,
@@ -159,7 +160,7 @@ proptest! {
         let connection = connection();
         let tickets: Vec<Ticket> = keys.into_iter().map(|k| ticket(k, summary.clone(), 2)).collect();
         let input = PostTicketsInput { destination: None, tickets, board: Some("ARMOR \"tickets\" % _".into()), status_map: None, default_status: None,
-            priority_map: None, default_priority: Some("P \"1\"".into()), catch_all_company: Some("x' or 1=1".into()), post_comments: None, dry_run: None };
+            priority_map: None, default_priority: Some("P \"1\"".into()), catch_all_company: Some("x' or 1=1".into()), ticket_type: None, team: None, agent: None, category: None, impact: None, urgency: None, note_outcome: None, post_comments: None, dry_run: None };
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| post_tickets::run(ctx, input)));
         let accounts = vec![Account { system: "armor".into(), id: "1".into(), name: summary, parent_id: None, status: "Active".into(), account_type: None, currency: None, address: None }];
         let input = MatchCompaniesInput { destination: None, source: None, accounts: Some(accounts), overrides: None, dry_run: None, min_confidence: None, include_deleted: None };

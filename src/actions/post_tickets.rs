@@ -57,6 +57,13 @@ mod tests {
             priority_map: None,
             default_priority: None,
             catch_all_company: None,
+            ticket_type: None,
+            team: None,
+            agent: None,
+            category: None,
+            impact: None,
+            urgency: None,
+            note_outcome: None,
             post_comments: None,
             dry_run: None,
         }

@@ -3,6 +3,7 @@
 
 pub mod armor;
 pub mod connectwise;
+pub mod halo;
 
 use crate::actions::Context;
 use crate::error::Error;
@@ -11,7 +12,7 @@ use crate::matching::CompanyRecord;
 use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput};
 
 /// Every system, in the order test_connection reports them.
-pub const SYSTEMS: &[&System] = &[&armor::SYSTEM, &connectwise::SYSTEM];
+pub const SYSTEMS: &[&System] = &[&armor::SYSTEM, &connectwise::SYSTEM, &halo::SYSTEM];
 
 /// What the registry knows of a system: its connection section, credentials, hosts and roles.
 pub struct System {
@@ -71,10 +72,10 @@ pub trait Destination {
 }
 
 /// One account linked to one company (by index into the last `companies` call).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone)]
 pub struct LinkWrite {
     pub company: usize,
-    pub source: &'static str,
+    pub source: &'static System,
     pub account_id: String,
     pub account_name: String,
     pub parent_id: Option<String>,

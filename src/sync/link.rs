@@ -8,10 +8,67 @@ use crate::error::Error;
 use crate::log;
 use crate::matching::{self, AccountRecord, CompanyRecord, Decision, MatchOptions};
 use crate::types::{
-    Account, AccountOverride, AmbiguousMatch, CompanyMatch, FieldUpdate, MatchCandidate, MatchCompaniesOutput,
-    MatchCounts, MatchMethod, UnmatchedAccount,
+    Account, AccountOverride, AmbiguousMatch, CompanyMatch, FieldUpdate, LinkFields, MatchCandidate,
+    MatchCompaniesOutput, MatchCounts, MatchMethod, UnmatchedAccount,
 };
 use std::collections::HashMap;
+
+/// The names of a source's four link fields on a destination's company: by default the
+/// source's label (without spaces) and a suffix each (`ARMORcompanyId`, `ARMORcompanyName`,
+/// `ARMORparentId`, `ARMORdateUpdated`), each one renameable in the connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captions {
+    pub company_id: String,
+    pub company_name: String,
+    pub parent_id: String,
+    pub date_updated: String,
+}
+
+impl Captions {
+    pub fn of(source: &System) -> Captions {
+        let prefix: String = source.label.chars().filter(|c| !c.is_whitespace()).collect();
+        Captions {
+            company_id: format!("{prefix}companyId"),
+            company_name: format!("{prefix}companyName"),
+            parent_id: format!("{prefix}parentId"),
+            date_updated: format!("{prefix}dateUpdated"),
+        }
+    }
+
+    /// The default names with the ones `names` gives instead.
+    pub fn named(source: &System, names: Option<&LinkFields>) -> Captions {
+        let default = Captions::of(source);
+        let Some(names) = names else { return default };
+        let pick = |given: &Option<String>, default: String| {
+            given.as_deref().map(str::trim).filter(|n| !n.is_empty()).map_or(default, str::to_string)
+        };
+        Captions {
+            company_id: pick(&names.account_id, default.company_id),
+            company_name: pick(&names.account_name, default.company_name),
+            parent_id: pick(&names.parent_id, default.parent_id),
+            date_updated: pick(&names.date_updated, default.date_updated),
+        }
+    }
+
+    pub fn all(&self) -> [&str; 4] {
+        [&self.company_id, &self.company_name, &self.parent_id, &self.date_updated]
+    }
+
+    /// Every field's value once `link` is written; the date changes only along with the rest.
+    pub fn values(&self, link: &LinkWrite) -> [(&str, Option<String>); 4] {
+        [
+            (&self.company_id, Some(link.account_id.trim().to_string())),
+            (&self.company_name, Some(link.account_name.trim().to_string()).filter(|n| !n.is_empty())),
+            (&self.parent_id, link.parent_id.as_deref().map(|p| p.trim().to_string())),
+            (&self.date_updated, Some(link.now.clone())),
+        ]
+    }
+
+    /// Whether the fields as they are (`current` reads one by name) differ from what `link` wants.
+    pub fn changes(&self, link: &LinkWrite, current: impl Fn(&str) -> Option<String>) -> bool {
+        self.values(link).iter().take(3).any(|(name, value)| current(name) != *value)
+    }
+}
 
 pub struct LinkOptions {
     pub matching: MatchOptions,
@@ -62,7 +119,7 @@ pub fn run(
                 let record = &records[company];
                 links.push(LinkWrite {
                     company,
-                    source: source.name,
+                    source,
                     account_id: account.id.trim().to_string(),
                     account_name: account.name.clone(),
                     parent_id: account.parent_id.clone(),

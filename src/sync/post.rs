@@ -7,7 +7,7 @@
 use crate::actions::Context;
 use crate::connectors::{self, System};
 use crate::error::Error;
-use crate::http::{Flow, HttpError, NoAuth, Request, Response};
+use crate::http::{Auth, Flow, HttpError, Request, Response};
 use crate::log;
 use crate::sync::keys;
 use crate::sync::value_map::{Target, ValueMap};
@@ -35,6 +35,8 @@ pub struct Targets {
     pub place: String,
     pub statuses: Vec<Target>,
     pub priorities: Vec<Target>,
+    /// Ids of the statuses that close a ticket.
+    pub closed: Vec<String>,
 }
 
 /// Everything a create needs, resolved.
@@ -54,15 +56,13 @@ pub struct NotesPage {
     pub next: Option<Request>,
 }
 
-/// A destination's side of the exactly-once protocol: requests to make and answers to read.
-/// Requests carry their own credentials.
+/// A destination's side of the exactly-once protocol: what it reads up front, and (through
+/// `parts`) the credentials and the requests and answers of each ticket's way.
 pub trait TicketWriter {
-    /// The longest key its key field holds.
-    fn key_max(&self) -> usize;
-    /// The longest summary it accepts.
-    fn summary_max(&self) -> usize;
-    /// Finds where tickets go (`place`, or the default) and what statuses and priorities it has.
-    fn prepare(&mut self, ctx: &mut Context, place: Option<&str>, with_priorities: bool) -> Result<Targets, Error>;
+    /// Finds where tickets go and what statuses and priorities there are, by the names the input
+    /// gives (failing fast, naming what is missing).
+    fn prepare(&mut self, ctx: &mut Context, input: &PostTicketsInput, with_priorities: bool)
+    -> Result<Targets, Error>;
     /// Companies linked to each of `accounts` of `source`, deleted ones left out, in id order.
     fn companies_by_account(
         &mut self,
@@ -70,24 +70,43 @@ pub trait TicketWriter {
         source: &'static System,
         accounts: &[String],
     ) -> Result<HashMap<String, Vec<String>>, Error>;
-    /// Where a company carries its link to `source`'s accounts, for messages ("the ARMORcompanyId custom field").
-    fn link_field(&self, source: &System) -> String;
     /// The id of the company `name` names (its id or identifier).
     fn company(&mut self, ctx: &mut Context, name: &str) -> Result<String, Error>;
     /// Tickets stored under any of `keys`, in id order.
     fn existing(&mut self, ctx: &mut Context, keys: &[String]) -> Result<HashMap<String, Vec<Existing>>, Error>;
+    /// The credentials every request is signed with, and the requests and answers themselves.
+    fn parts(&mut self) -> (&mut dyn Auth, &dyn TicketRequests);
+}
+
+/// The requests of one ticket's way and what their answers mean.
+pub trait TicketRequests {
+    /// The longest key its key field holds.
+    fn key_max(&self) -> usize;
+    /// The longest summary it accepts.
+    fn summary_max(&self) -> usize;
+    /// Whether what 0.1 wrote there (bare keys) must be looked for too.
+    fn has_legacy_keys(&self) -> bool {
+        false
+    }
+    /// Whether creates must go one at a time (the service races on concurrent creates).
+    fn serial_creates(&self) -> bool {
+        false
+    }
+    /// Where a company carries its link to `source`'s accounts, for messages ("the ARMORcompanyId custom field").
+    fn link_field(&self, source: &System) -> String;
     fn create(&self, ticket: &NewTicket) -> Request;
     /// The new ticket's id.
     fn created(&self, key: &str, outcome: Result<Response, HttpError>) -> Result<String, Error>;
     /// Finds the ticket stored under `key` (after a create whose answer was lost).
     fn lookup(&self, key: &str) -> Request;
     fn looked_up(&self, key: &str, outcome: Result<Response, HttpError>) -> Result<Option<Existing>, Error>;
-    fn update_status(&self, ticket_id: &str, status: &Target) -> Request;
+    /// Moves the ticket to `status`; `closure` is the closure note when that status closes it.
+    fn update_status(&self, ticket_id: &str, status: &Target, closure: Option<&str>) -> Request;
     fn updated(&self, key: &str, outcome: Result<Response, HttpError>) -> Result<(), Error>;
     /// The first page of a ticket's notes.
     fn notes(&self, ticket_id: &str) -> Request;
     fn notes_page(&self, key: &str, outcome: Result<Response, HttpError>) -> Result<NotesPage, Error>;
-    fn add_note(&self, ticket_id: &str, text: &str) -> Request;
+    fn add_note(&self, ticket_id: &str, text: &str, public: bool) -> Request;
     fn note_added(&self, key: &str, outcome: Result<Response, HttpError>) -> Result<(), Error>;
 }
 
@@ -141,8 +160,8 @@ pub fn run(
     let dry_run = input.dry_run.unwrap_or(false);
     let post_comments = input.post_comments.unwrap_or(true);
     let with_priorities = input.priority_map.is_some() || input.default_priority.is_some();
-    let targets =
-        writer.prepare(ctx, input.board.as_deref().map(str::trim).filter(|b| !b.is_empty()), with_priorities)?;
+    let targets = writer.prepare(ctx, input, with_priorities)?;
+    let closed = targets.closed.clone();
     let place = targets.place.clone();
     let statuses = ValueMap::new(
         "status",
@@ -177,7 +196,15 @@ pub fn run(
     for (i, ticket) in input.tickets.iter().enumerate() {
         first_of.entry((ticket.system.trim(), ticket.key.trim())).or_insert(i);
     }
-    let key_max = writer.key_max();
+    let (key_max, legacy) = {
+        let (_, requests) = writer.parts();
+        (requests.key_max(), requests.has_legacy_keys())
+    };
+    let keys_of = |system: &'static System, key: &str| -> Vec<String> {
+        let mut keys = keys::ticket_keys(system, key, key_max);
+        keys.truncate(if legacy { keys.len() } else { 1 });
+        keys
+    };
     let mut companies: HashMap<(&str, String), Vec<String>> = HashMap::new();
     let mut accounts_of: HashMap<&'static str, Vec<String>> = HashMap::new();
     for ticket in &input.tickets {
@@ -198,7 +225,7 @@ pub fn run(
             .keys()
             .filter_map(|(system, key)| {
                 let system = connectors::by_name(system).filter(|_| !key.is_empty())?;
-                Some(keys::ticket_keys(system, key, key_max))
+                Some(keys_of(system, key))
             })
             .flatten(),
     );
@@ -207,7 +234,11 @@ pub fn run(
     let mut results: Vec<Option<PostResult>> = vec![None; input.tickets.len()];
     let mut works: Vec<Work> = Vec::new();
     let mut work_of_input: Vec<Option<usize>> = vec![None; input.tickets.len()];
+    let (auth, requests) = writer.parts();
+    let serial = requests.serial_creates();
     let mut jobs: Vec<(Job, Request)> = Vec::new();
+    // Tickets to create, in input order, when creates go one at a time.
+    let mut creates: VecDeque<usize> = VecDeque::new();
     for (i, ticket) in input.tickets.iter().enumerate() {
         let key = ticket.key.trim();
         if first_of.get(&(ticket.system.trim(), key)) != Some(&i) {
@@ -235,7 +266,8 @@ pub fn run(
                 None | Some([]) => match &catch_all {
                     Some(company) => (company.clone(), true),
                     None => {
-                        results[i] = Some(PostResult::skipped(ticket, source, destination, &writer.link_field(source)));
+                        results[i] =
+                            Some(PostResult::skipped(ticket, source, destination, &requests.link_field(source)));
                         continue;
                     }
                 },
@@ -289,7 +321,7 @@ pub fn run(
             }
             value => priorities.resolve(value.unwrap_or_default()).ok().cloned(),
         };
-        let candidates = keys::ticket_keys(source, key, key_max);
+        let candidates = keys_of(source, key);
         let found = candidates.iter().find_map(|k| existing.get(k).and_then(|t| t.first())).cloned();
         let index = works.len();
         let mut work = Work {
@@ -316,17 +348,20 @@ pub fn run(
                 work.created = true;
                 work.notes_added = comments;
             }
-            None => jobs.push((Job::Create(index), create_request(writer, &work))),
+            None if serial => creates.push_back(index),
+            None => jobs.push((Job::Create(index), create_request(requests, &work))),
             Some(existing) => {
                 if existing.status_id.as_deref() != Some(work.status.id.as_str()) {
                     if dry_run {
                         work.updated = true;
                     } else {
-                        jobs.push((Job::Update(index), writer.update_status(&existing.id, &work.status)));
+                        let closure = closed.contains(&work.status.id).then(|| closure_note(&work));
+                        let request = requests.update_status(&existing.id, &work.status, closure.as_deref());
+                        jobs.push((Job::Update(index), request));
                     }
                 }
                 if comments > 0 {
-                    jobs.push((Job::Notes(index, Purpose::Missing), writer.notes(&existing.id)));
+                    jobs.push((Job::Notes(index, Purpose::Missing), requests.notes(&existing.id)));
                 }
             }
         }
@@ -334,14 +369,26 @@ pub fn run(
         works.push(work);
     }
 
-    let total = jobs.len();
+    if let Some(first) = creates.pop_front() {
+        jobs.push((Job::Create(first), create_request(requests, &works[first])));
+    }
+    let total = jobs.len() + creates.len();
     let mut finished = 0;
-    let writer: &dyn TicketWriter = writer;
-    ctx.http.run(&mut NoAuth, jobs, |job, outcome, next| {
+    ctx.http.run(auth, jobs, |job, outcome, next| {
         finished += 1;
         log::progress("posting tickets", finished, total.max(finished));
-        for (job, request) in step(writer, &mut works, job, outcome, dry_run, post_comments) {
+        let creating = matches!(job, Job::Create(_) | Job::Lookup(_));
+        let follow_ups = step(requests, &mut works, job, outcome, dry_run, post_comments);
+        let still_creating = follow_ups.iter().any(|(job, _)| matches!(job, Job::Create(_) | Job::Lookup(_)));
+        for (job, request) in follow_ups {
             next.push(job, request);
+        }
+        // One create at a time: the next starts once the one before has landed or given up.
+        if creating
+            && !still_creating
+            && let Some(w) = creates.pop_front()
+        {
+            next.push(Job::Create(w), create_request(requests, &works[w]));
         }
         Flow::Continue
     })?;
@@ -376,7 +423,7 @@ pub fn run(
 /// Only note requests (and a create, which has no notes yet) continue the ticket's note chain,
 /// so there is never more than one chain per ticket.
 fn step(
-    writer: &dyn TicketWriter,
+    writer: &dyn TicketRequests,
     works: &mut [Work],
     job: Job,
     outcome: Result<Response, HttpError>,
@@ -491,7 +538,7 @@ fn step(
     }
 }
 
-fn create_request(writer: &dyn TicketWriter, work: &Work) -> Request {
+fn create_request(writer: &dyn TicketRequests, work: &Work) -> Request {
     let (summary, cut) = shorten_summary(&work.ticket.summary, writer.summary_max());
     writer.create(&NewTicket {
         ticket: work.ticket,
@@ -504,8 +551,13 @@ fn create_request(writer: &dyn TicketWriter, work: &Work) -> Request {
     })
 }
 
-fn note_request(writer: &dyn TicketWriter, work: &Work, comment: &Comment) -> Request {
-    writer.add_note(work.ticket_id.as_deref().unwrap_or_default(), &note_text(comment, work.source))
+fn note_request(writer: &dyn TicketRequests, work: &Work, comment: &Comment) -> Request {
+    writer.add_note(work.ticket_id.as_deref().unwrap_or_default(), &note_text(comment, work.source), comment.public)
+}
+
+/// Why a ticket is closed, for destinations that keep a closure note.
+fn closure_note(work: &Work) -> String {
+    format!("Closed because {} ticket {} is {}.", work.source.label, work.ticket.key.trim(), work.ticket.status.trim())
 }
 
 /// A summary the destination accepts: cut at a word boundary with an ellipsis when too long

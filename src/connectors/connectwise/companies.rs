@@ -20,7 +20,6 @@ const FIELDS: &str = "id,identifier,name,addressLine1,city,state,zip,country,del
 /// companies whose link is written.
 #[derive(Default)]
 pub struct Companies {
-    captions: Option<Captions>,
     ids: Vec<String>,
     custom_fields: Vec<Option<CustomFields>>,
 }
@@ -77,7 +76,6 @@ impl Companies {
         let (records, custom_fields): (Vec<CompanyRecord>, Vec<Option<CustomFields>>) = companies.into_iter().unzip();
         self.ids = records.iter().map(|r| r.id.clone()).collect();
         self.custom_fields = custom_fields;
-        self.captions = Some(captions);
         Ok(records)
     }
 
@@ -89,7 +87,6 @@ impl Companies {
         links: &[LinkWrite],
         dry_run: bool,
     ) -> Vec<Result<bool, Error>> {
-        let captions = self.captions.clone().unwrap_or_else(|| Captions::of(&crate::connectors::armor::SYSTEM));
         let mut results: Vec<Result<bool, Error>> = Vec::with_capacity(links.len());
         let mut writes: Vec<Option<Vec<CustomField>>> = Vec::with_capacity(links.len());
         for link in links {
@@ -97,7 +94,7 @@ impl Companies {
             // Fields that can't be read are never written: that could wipe the ones we didn't understand.
             match self.custom_fields.get(link.company).and_then(Option::as_ref).map(CustomFields::parse).transpose() {
                 Ok(fields) => {
-                    let write = custom_fields::stamped(&fields.unwrap_or_default(), &captions, link);
+                    let write = custom_fields::stamped(&fields.unwrap_or_default(), &Captions::of(link.source), link);
                     results.push(Ok(write.is_some()));
                     writes.push(if dry_run { None } else { write });
                 }

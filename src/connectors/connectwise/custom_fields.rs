@@ -4,33 +4,10 @@
 //! really changes, so a re-run writes nothing.
 
 use super::models::CustomField;
-use crate::connectors::{LinkWrite, System};
+use crate::connectors::LinkWrite;
 use serde_json::Value;
 
-/// The captions of one source's link fields: its label (without spaces) and a suffix each.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Captions {
-    pub company_id: String,
-    pub company_name: String,
-    pub parent_id: String,
-    pub date_updated: String,
-}
-
-impl Captions {
-    pub fn of(source: &System) -> Captions {
-        let prefix: String = source.label.chars().filter(|c| !c.is_whitespace()).collect();
-        Captions {
-            company_id: format!("{prefix}companyId"),
-            company_name: format!("{prefix}companyName"),
-            parent_id: format!("{prefix}parentId"),
-            date_updated: format!("{prefix}dateUpdated"),
-        }
-    }
-
-    pub fn all(&self) -> [&str; 4] {
-        [&self.company_id, &self.company_name, &self.parent_id, &self.date_updated]
-    }
-}
+pub use crate::sync::link::Captions;
 
 fn is_caption(field: &CustomField, caption: &str) -> bool {
     field.caption.as_deref().is_some_and(|c| c.trim().eq_ignore_ascii_case(caption))
@@ -54,22 +31,13 @@ pub fn linked_account(fields: &[CustomField], captions: &Captions) -> Option<Str
 /// The whole array with the link's values set, or `None` when they already hold them.
 /// `link.now` is written to `…dateUpdated` only alongside a real change.
 pub fn stamped(fields: &[CustomField], captions: &Captions, link: &LinkWrite) -> Option<Vec<CustomField>> {
-    let wanted = [
-        (captions.company_id.as_str(), Some(link.account_id.trim().to_string())),
-        (captions.company_name.as_str(), Some(link.account_name.trim().to_string()).filter(|n| !n.is_empty())),
-        (captions.parent_id.as_str(), link.parent_id.as_deref().map(|p| p.trim().to_string())),
-    ];
-    let changed = wanted.iter().any(|(caption, value)| value_of(fields, caption) != *value);
-    if !changed {
+    if !captions.changes(link, |caption| value_of(fields, caption)) {
         return None;
     }
+    let wanted = captions.values(link);
     let mut updated = fields.to_vec();
     for field in &mut updated {
-        let value = wanted
-            .iter()
-            .find(|(caption, _)| is_caption(field, caption))
-            .map(|(_, value)| value.clone())
-            .or_else(|| is_caption(field, &captions.date_updated).then(|| Some(link.now.clone())));
+        let value = wanted.iter().find(|(caption, _)| is_caption(field, caption)).map(|(_, value)| value.clone());
         if let Some(value) = value {
             field.value = Some(typed(field.field_type.as_deref(), value));
         }
@@ -106,7 +74,7 @@ mod tests {
         let now = "2024-05-01T12:00:00Z".into();
         LinkWrite {
             company: 0,
-            source: "armor",
+            source: &crate::connectors::armor::SYSTEM,
             account_id: "7001".into(),
             account_name: "Contoso Ltd".into(),
             parent_id: Some("1001".into()),

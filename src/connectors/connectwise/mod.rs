@@ -77,11 +77,11 @@ impl Destination for ConnectWiseDestination {
         source: &'static System,
         include_deleted: bool,
     ) -> Result<Vec<CompanyRecord>, Error> {
-        self.companies.read(ctx, &self.tickets.cw, source, include_deleted)
+        self.companies.read(ctx, &self.tickets.requests.cw, source, include_deleted)
     }
 
     fn write_links(&mut self, ctx: &mut Context, links: &[LinkWrite], dry_run: bool) -> Vec<Result<bool, Error>> {
-        self.companies.write(ctx, &self.tickets.cw, links, dry_run)
+        self.companies.write(ctx, &self.tickets.requests.cw, links, dry_run)
     }
 
     fn tickets(&mut self) -> &mut dyn TicketWriter {

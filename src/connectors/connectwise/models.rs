@@ -122,6 +122,8 @@ pub struct BoardStatus {
     pub default_flag: bool,
     #[serde(default, deserialize_with = "lenient::flag")]
     pub inactive_flag: bool,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub closed_status: bool,
 }
 
 #[derive(Deserialize, Debug, Clone)]

@@ -9,10 +9,11 @@ use super::{ConnectWise, SERVICE, query};
 use crate::actions::Context;
 use crate::connectors::System;
 use crate::error::Error;
-use crate::http::{HttpError, Method, Request, Response};
+use crate::http::{Auth, HttpError, Method, NoAuth, Request, Response};
 use crate::log;
-use crate::sync::post::{Existing, NewTicket, NotesPage, Targets, TicketWriter};
+use crate::sync::post::{Existing, NewTicket, NotesPage, Targets, TicketRequests, TicketWriter};
 use crate::sync::value_map::Target;
+use crate::types::PostTicketsInput;
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -26,19 +27,27 @@ const IN_CHUNK: usize = 100;
 
 /// The ticket writer of one ConnectWise instance; `prepare` finds the board.
 pub struct Tickets {
+    pub requests: Requests,
+    /// ConnectWise's credentials ride on every request as headers.
+    no_auth: NoAuth,
+}
+
+/// The requests of a ticket's way onto the board `prepare` found.
+pub struct Requests {
     pub cw: ConnectWise,
     board: Option<Board>,
 }
 
 impl Tickets {
     pub fn new(cw: ConnectWise) -> Tickets {
-        Tickets { cw, board: None }
+        Tickets { requests: Requests { cw, board: None }, no_auth: NoAuth }
     }
 
     fn find_board(&self, ctx: &mut Context, name: &str) -> Result<Board, Error> {
+        let cw = &self.requests.cw;
         let condition = Condition::eq(Field::Name, name).to_string();
         let path = format!("/service/boards?{}", query(&[("conditions", &condition), ("fields", "id,name")]));
-        let boards: Vec<Board> = self.cw.decode("finding the service board", ctx.http.send(self.cw.get(path)))?;
+        let boards: Vec<Board> = cw.decode("finding the service board", ctx.http.send(cw.get(path)))?;
         let exact = boards.iter().find(|b| b.name.as_deref() == Some(name));
         exact.or(boards.first()).cloned().ok_or_else(|| {
             Error::new(
@@ -52,30 +61,28 @@ impl Tickets {
 }
 
 impl TicketWriter for Tickets {
-    fn key_max(&self) -> usize {
-        XREF_MAX
-    }
-
-    fn summary_max(&self) -> usize {
-        SUMMARY_MAX
-    }
-
-    fn prepare(&mut self, ctx: &mut Context, place: Option<&str>, with_priorities: bool) -> Result<Targets, Error> {
-        let name = place.unwrap_or(DEFAULT_BOARD);
+    fn prepare(
+        &mut self,
+        ctx: &mut Context,
+        input: &PostTicketsInput,
+        with_priorities: bool,
+    ) -> Result<Targets, Error> {
+        let name = input.board.as_deref().map(str::trim).filter(|b| !b.is_empty()).unwrap_or(DEFAULT_BOARD);
         let board = self.find_board(ctx, name)?;
         let mut statuses: Vec<BoardStatus> = Vec::new();
         let path = format!("/service/boards/{}/statuses", board.id);
-        paging::for_each_page(&self.cw, &mut ctx.http, &path, "board statuses", |page| statuses.extend(page))?;
+        paging::for_each_page(&self.requests.cw, &mut ctx.http, &path, "board statuses", |page| statuses.extend(page))?;
+        let statuses: Vec<BoardStatus> = statuses.into_iter().filter(|s| !s.inactive_flag).collect();
+        let closed = statuses.iter().filter(|s| s.closed_status).map(|s| s.id.to_string()).collect();
         let statuses = statuses
             .into_iter()
-            .filter(|s| !s.inactive_flag)
             .map(|s| Target { id: s.id.to_string(), name: s.name.unwrap_or_default(), default: s.default_flag })
             .collect();
         let mut priorities = Vec::new();
         if with_priorities {
             let mut found: Vec<Priority> = Vec::new();
             paging::for_each_page(
-                &self.cw,
+                &self.requests.cw,
                 &mut ctx.http,
                 "/service/priorities?fields=id,name,defaultFlag",
                 "priorities",
@@ -86,8 +93,8 @@ impl TicketWriter for Tickets {
                 .map(|p| Target { id: p.id.to_string(), name: p.name.unwrap_or_default(), default: p.default_flag })
                 .collect();
         }
-        self.board = Some(board);
-        Ok(Targets { place: format!("the {name} board"), statuses, priorities })
+        self.requests.board = Some(board);
+        Ok(Targets { place: format!("the {name} board"), statuses, priorities, closed })
     }
 
     fn companies_by_account(
@@ -116,29 +123,31 @@ impl TicketWriter for Tickets {
                     ("orderBy", "id asc"),
                 ])
             );
-            paging::for_each_page::<Company>(&self.cw, &mut ctx.http, &path, "companies by account", |page| {
-                for company in page {
-                    let fields =
-                        company.custom_fields.as_ref().map(|f| f.parse()).transpose().unwrap_or_else(|problem| {
-                            log::info(format!(
-                                "skipping {SERVICE} company {}: its custom fields could not be read ({problem})",
-                                company.id
-                            ));
-                            None
-                        });
-                    if let Some(account) =
-                        custom_fields::linked_account(fields.as_deref().unwrap_or_default(), &captions)
-                    {
-                        by_account.entry(account).or_default().push(company.id.to_string());
+            paging::for_each_page::<Company>(
+                &self.requests.cw,
+                &mut ctx.http,
+                &path,
+                "companies by account",
+                |page| {
+                    for company in page {
+                        let fields =
+                            company.custom_fields.as_ref().map(|f| f.parse()).transpose().unwrap_or_else(|problem| {
+                                log::info(format!(
+                                    "skipping {SERVICE} company {}: its custom fields could not be read ({problem})",
+                                    company.id
+                                ));
+                                None
+                            });
+                        if let Some(account) =
+                            custom_fields::linked_account(fields.as_deref().unwrap_or_default(), &captions)
+                        {
+                            by_account.entry(account).or_default().push(company.id.to_string());
+                        }
                     }
-                }
-            })?;
+                },
+            )?;
         }
         Ok(by_account)
-    }
-
-    fn link_field(&self, source: &System) -> String {
-        format!("the {} custom field", Captions::of(source).company_id)
     }
 
     fn company(&mut self, ctx: &mut Context, name: &str) -> Result<String, Error> {
@@ -150,7 +159,8 @@ impl TicketWriter for Tickets {
             "/company/companies?{}",
             query(&[("conditions", &condition.to_string()), ("fields", "id,identifier,deletedFlag")])
         );
-        let found: Vec<Company> = self.cw.decode("finding the catch-all company", ctx.http.send(self.cw.get(path)))?;
+        let found: Vec<Company> =
+            self.requests.cw.decode("finding the catch-all company", ctx.http.send(self.requests.cw.get(path)))?;
         found.iter().find(|c| !c.deleted_flag).map(|c| c.id.to_string()).ok_or_else(|| {
             Error::invalid(
                 "input.catch_all_company",
@@ -172,15 +182,39 @@ impl TicketWriter for Tickets {
                     ("orderBy", "id asc")
                 ])
             );
-            paging::for_each_page::<ServiceTicket>(&self.cw, &mut ctx.http, &path, "tickets already posted", |page| {
-                for ticket in page {
-                    if let Some(found) = existing_of(&ticket) {
-                        existing.entry(found.key.clone()).or_default().push(found);
+            paging::for_each_page::<ServiceTicket>(
+                &self.requests.cw,
+                &mut ctx.http,
+                &path,
+                "tickets already posted",
+                |page| {
+                    for ticket in page {
+                        if let Some(found) = existing_of(&ticket) {
+                            existing.entry(found.key.clone()).or_default().push(found);
+                        }
                     }
-                }
-            })?;
+                },
+            )?;
         }
         Ok(existing)
+    }
+
+    fn parts(&mut self) -> (&mut dyn Auth, &dyn TicketRequests) {
+        (&mut self.no_auth, &self.requests)
+    }
+}
+
+impl TicketRequests for Requests {
+    fn key_max(&self) -> usize {
+        XREF_MAX
+    }
+
+    fn summary_max(&self) -> usize {
+        SUMMARY_MAX
+    }
+
+    fn link_field(&self, source: &System) -> String {
+        format!("the {} custom field", Captions::of(source).company_id)
     }
 
     fn create(&self, new: &NewTicket) -> Request {
@@ -216,7 +250,11 @@ impl TicketWriter for Tickets {
         Ok(found.iter().filter_map(existing_of).find(|t| t.key == key))
     }
 
-    fn update_status(&self, ticket_id: &str, status: &Target) -> Request {
+    fn has_legacy_keys(&self) -> bool {
+        true // 0.1 posted to ConnectWise
+    }
+
+    fn update_status(&self, ticket_id: &str, status: &Target, _closure: Option<&str>) -> Request {
         self.cw
             .request(Method::Patch, format!("/service/tickets/{ticket_id}"))
             .json_body(&json!([{"op": "replace", "path": "status", "value": {"id": numeric(&status.id)}}]))
@@ -242,7 +280,7 @@ impl TicketWriter for Tickets {
         Ok(NotesPage { texts: notes.into_iter().filter_map(|n| n.text).collect(), next })
     }
 
-    fn add_note(&self, ticket_id: &str, text: &str) -> Request {
+    fn add_note(&self, ticket_id: &str, text: &str, _public: bool) -> Request {
         self.cw
             .request(Method::Post, format!("/service/tickets/{ticket_id}/notes"))
             .json_body(&json!({"text": text, "detailDescriptionFlag": true}))

@@ -1,0 +1,106 @@
+//! Halo's records as they come: ids as numbers or strings, names padded or missing, lists wrapped
+//! in paging envelopes or bare.
+
+use crate::lenient;
+use serde::Deserialize;
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Token {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub access_token: Option<String>,
+    /// Seconds; Halo issues an hour.
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub expires_in: Option<i64>,
+}
+
+/// `{"error": "invalid_client", "error_description": ...}` from the auth server.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct OAuthError {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub error: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub error_description: Option<String>,
+}
+
+/// A named lookup value: ticket types, statuses, teams, agents, impact and urgency.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Named {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+    /// Statuses: "closed" for the ones that close a ticket.
+    #[serde(default, rename = "type", deserialize_with = "lenient::text")]
+    pub kind: Option<String>,
+    /// Agents.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub email: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Priority {
+    #[serde(deserialize_with = "lenient::id")]
+    pub priorityid: u64,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+pub struct CustomField {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub value: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Client {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub inactive: bool,
+    #[serde(default)]
+    pub customfields: Option<Vec<CustomField>>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct ClientPage {
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub record_count: Option<i64>,
+    #[serde(default)]
+    pub clients: Vec<Client>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Ticket {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub status_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub third_party_id_string: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct TicketPage {
+    #[serde(default)]
+    pub tickets: Vec<Ticket>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct Action {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub note: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub note_html: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+pub struct ActionPage {
+    #[serde(default)]
+    pub actions: Vec<Action>,
+}
