@@ -1,4 +1,4 @@
-//! The Dataset: everything both simulators start from, plus the credentials and the ground truth.
+//! The Dataset: everything the simulators start from, plus the credentials and the ground truth.
 //! It is also the `--data FILE` format. ARMOR records are typed (read-only service); ConnectWise
 //! records that the API mutates (companies, tickets, notes) are kept as JSON in the service's own
 //! shape, because the service filters, projects and patches them generically.
@@ -16,6 +16,9 @@ pub struct Dataset {
     pub connectwise: ConnectWiseData,
     #[serde(default)]
     pub truth: Truth,
+    /// HaloPSA data derived from the ConnectWise companies (absent in older files: filled at start).
+    #[serde(default)]
+    pub halo: HaloData,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -188,6 +191,93 @@ pub struct Priority {
     pub sort_order: i64,
     #[serde(default)]
     pub default_flag: bool,
+}
+
+/// The Halo instance: credentials, lookups (instance-specific ids) and the records the API mutates,
+/// kept as JSON in Halo's shape (clients, sites, tickets, actions).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HaloData {
+    pub credentials: HaloCredentials,
+    pub ticket_types: Vec<HaloRef>,
+    pub statuses: Vec<HaloStatus>,
+    /// `id` is Halo's `priorityid`.
+    pub priorities: Vec<HaloRef>,
+    pub teams: Vec<HaloRef>,
+    /// `GET /Lookup?lookupid=12`.
+    pub impacts: Vec<HaloRef>,
+    /// `GET /Lookup?lookupid=27`.
+    pub urgencies: Vec<HaloRef>,
+    pub agents: Vec<HaloAgent>,
+    /// Client custom field definitions (every client lists all of them).
+    pub client_fields: Vec<HaloRef>,
+    /// Ticket custom field definitions.
+    pub ticket_fields: Vec<HaloRef>,
+    pub clients: Vec<Value>,
+    pub sites: Vec<Value>,
+    pub tickets: Vec<Value>,
+    pub actions: Vec<Value>,
+    /// ConnectWise company id -> the Halo client generated from it (so `truth` applies to Halo).
+    pub client_of_company: std::collections::BTreeMap<i64, i64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HaloCredentials {
+    /// The hosted tenant name (`?tenant=` on the token request).
+    pub tenant: String,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HaloRef {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HaloStatus {
+    pub id: i64,
+    pub name: String,
+    /// A closed-type status (`"type": "closed"`).
+    pub closed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HaloAgent {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+}
+
+impl HaloData {
+    /// True for data files written before the Halo simulator existed.
+    pub fn is_empty(&self) -> bool {
+        self.credentials.client_id.is_empty() && self.clients.is_empty()
+    }
+
+    pub fn status_id(&self, name: &str) -> Option<i64> {
+        self.statuses.iter().find(|s| s.name.eq_ignore_ascii_case(name)).map(|s| s.id)
+    }
+
+    /// The id of the client custom field with this name, e.g. "ARMORcompanyId".
+    pub fn client_field_id(&self, name: &str) -> Option<i64> {
+        self.client_fields.iter().find(|f| f.name == name).map(|f| f.id)
+    }
+
+    pub fn ticket_type_id(&self, name: &str) -> Option<i64> {
+        self.ticket_types.iter().find(|t| t.name.eq_ignore_ascii_case(name)).map(|t| t.id)
+    }
+
+    pub fn priority_id(&self, name: &str) -> Option<i64> {
+        self.priorities.iter().find(|p| p.name.eq_ignore_ascii_case(name)).map(|p| p.id)
+    }
+
+    /// The initial Halo client generated from ConnectWise company `company_id`.
+    pub fn client_for_company(&self, company_id: i64) -> Option<&Value> {
+        let id = *self.client_of_company.get(&company_id)?;
+        self.clients.iter().find(|c| c["id"].as_i64() == Some(id))
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -799,7 +799,7 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
     let armor_tickets = armor_tickets(&mut g, &armor_accounts, n_tickets);
     let (cw_tickets, cw_notes) = help_desk_tickets(&mut g, &companies_json, n_companies);
 
-    Dataset {
+    let mut dataset = Dataset {
         seed: Some(seed),
         credentials,
         armor: ArmorData { accounts: armor_accounts, tickets: armor_tickets },
@@ -815,7 +815,10 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
             notes: cw_notes,
         },
         truth,
-    }
+        halo: HaloData::default(),
+    };
+    dataset.halo = halo_from_connectwise(&dataset.connectwise, seed);
+    dataset
 }
 
 /// Add a plain company; returns its slot.
@@ -1130,4 +1133,155 @@ fn help_desk_tickets(g: &mut Gen, companies: &[Value], n_companies: usize) -> (V
 /// The no-flag data set: ~40 accounts, ~400 companies, ~200 tickets.
 pub fn small() -> Dataset {
     generate(40, 400, 200, 42)
+}
+
+// ---- Halo ----
+
+/// A Halo instance holding the same companies as ConnectWise (same names, deleted = inactive,
+/// addresses on each client's main site, the ARMOR link fields pre-stamped where CW's are), with
+/// lookups whose ids depend on the seed. Its own RNG, so the other services' data never changes.
+pub fn halo_from_connectwise(cw: &ConnectWiseData, seed: u64) -> HaloData {
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed ^ 0x4a10_5eed),
+        used: HashSet::new(),
+        account_words: Vec::new(),
+        word_cursor: 0,
+        unique_counter: 0,
+    };
+    let r = |id: i64, name: &str| HaloRef { id, name: name.into() };
+    let credentials = HaloCredentials {
+        tenant: format!("halosim{}", g.hex(3)),
+        client_id: format!("{}-{}-4{}-b{}-{}", g.hex(4), g.hex(2), &g.hex(2)[1..], &g.hex(2)[1..], g.hex(6)),
+        client_secret: format!("HaloSecret-{}-{}", g.hex(12), g.hex(12)),
+    };
+    // Instance-specific ids: a client that hard-codes Halo's usual 1/2/4/5 or 1..4 gets them wrong.
+    let s = seed as i64;
+    let st = 20 + (s % 11) * 2;
+    let statuses: Vec<HaloStatus> = [("New", 0, false), ("In Progress", 1, false), ("Waiting on Customer", 3, false)]
+        .into_iter()
+        .chain([("Resolved", 6, true), ("Closed", 7, true)])
+        .map(|(name, off, closed)| HaloStatus { id: st + off, name: name.into(), closed })
+        .collect();
+    let p = 2 + s % 5;
+    let priorities = vec![r(p, "Critical"), r(p + 1, "High"), r(p + 2, "Medium"), r(p + 3, "Low")];
+    let ticket_types = vec![
+        r(1, "Incident"),
+        r(3, "Service Request"),
+        r(4, "Problem"),
+        r(21 + s % 17, "Security Incident"),
+        r(40 + s % 7, "Change Request"),
+    ];
+    let teams = vec![r(1, "1st Line Support"), r(2, "Projects"), r(5 + s % 7, "Security Operations")];
+    let l = 1 + s % 3;
+    let impacts = vec![r(l, "Company Wide"), r(l + 1, "Multiple Users"), r(l + 2, "Single User")];
+    let urgencies = vec![r(l, "High"), r(l + 1, "Medium"), r(l + 2, "Low")];
+    let a = 3 + s % 5;
+    let agents = [("Alex Morgan", "alex.morgan"), ("Priya Shah", "priya.shah"), ("SOC Bot", "soc-bot")]
+        .iter()
+        .zip(a..)
+        .map(|((name, mail), id)| HaloAgent { id, name: (*name).into(), email: format!("{mail}@halo-sim.test") })
+        .collect();
+    let f = 140 + s % 9;
+    let client_fields = vec![
+        r(101, "Tier"),
+        r(102, "SLA Notes"),
+        r(f, "ARMORcompanyId"),
+        r(f + 1, "ARMORcompanyName"),
+        r(f + 2, "ARMORparentId"),
+        r(f + 3, "ARMORdateUpdated"),
+        r(160, "Contract Value"),
+    ];
+    let ticket_fields = vec![r(170, "Source System"), r(171, "Customer Reference")];
+
+    let mut clients = Vec::with_capacity(cw.companies.len());
+    let mut sites = Vec::with_capacity(cw.companies.len());
+    let mut client_of_company = std::collections::BTreeMap::new();
+    let mut next_client = 12 + s % 17;
+    let mut next_site = 1;
+    for c in &cw.companies {
+        let id = next_client;
+        next_client += 1 + if g.chance(0.1) { g.rng.random_range(1..4) } else { 0 };
+        let unset = if g.chance(0.5) { Value::Null } else { json!("") };
+        let cfs: Vec<Value> = client_fields
+            .iter()
+            .map(|d| {
+                let cw_value = c["customFields"]
+                    .as_array()
+                    .and_then(|a| a.iter().find(|x| x["caption"] == d.name.as_str()))
+                    .and_then(|x| x.get("value"))
+                    .filter(|v| !v.is_null());
+                // Halo keeps custom field values as text.
+                let value = match cw_value {
+                    Some(Value::String(v)) => json!(v),
+                    Some(v) => json!(v.to_string()),
+                    None => unset.clone(),
+                };
+                json!({"id": d.id, "name": d.name, "value": value})
+            })
+            .collect();
+        let inactive = c["deletedFlag"].as_bool().unwrap_or(false);
+        clients.push(json!({"id": id, "name": c["name"], "inactive": inactive, "customfields": cfs}));
+        if let Some(company) = c["id"].as_i64() {
+            client_of_company.insert(company, id);
+        }
+        sites.push(json!({"id": next_site, "name": "Main", "client_id": id,
+            "delivery_address": {"line1": c["addressLine1"], "line2": c["addressLine2"], "line3": c["city"],
+                                 "line4": c["state"], "postcode": c["zip"]},
+            "country": c["country"]["name"]}));
+        next_site += 1;
+        if g.chance(0.1) {
+            sites.push(json!({"id": next_site, "name": "Branch Office", "client_id": id, "delivery_address": {}}));
+            next_site += 1;
+        }
+    }
+
+    // A few unrelated pre-existing tickets with actions.
+    let active: Vec<&Value> = clients.iter().filter(|c| c["inactive"] == json!(false)).collect();
+    let mut tickets = Vec::new();
+    let mut actions = Vec::new();
+    let n = if active.is_empty() { 0 } else { (clients.len() / 25).clamp(3, 40) };
+    let summaries = ["Printer offline", "Password reset request", "New starter laptop", "Email bounce-backs"];
+    let mut action_id = 501;
+    for i in 0..n {
+        let id = 2001 + i as i64;
+        let client = *g.pick(&active);
+        let site = sites.iter().find(|x| x["client_id"] == client["id"]).map_or(json!(0), |x| x["id"].clone());
+        // Every fourth one is closed.
+        let status = if i % 4 == 3 { &statuses[4] } else { &statuses[i % 3] };
+        let when = iso(BASE_UNIX - g.rng.random_range(3_600..200 * 86_400));
+        tickets.push(json!({
+            "id": id, "summary": g.pick(&summaries), "details": "<p>Raised by phone.</p>", "tickettype_id": 1,
+            "client_id": client["id"], "client_name": client["name"], "site_id": site, "user_id": 0,
+            "status_id": status.id, "priority_id": p + 2, "team": "1st Line Support", "agent_id": 0,
+            "category_1": "Hardware", "impact": l + 2, "urgency": l + 1,
+            "third_party_id_string": if g.chance(0.3) { json!(format!("EXT-{}", 30_000 + i)) } else { json!("") },
+            "hasbeenclosed": status.closed, "closure_note": if status.closed { "Fixed on site." } else { "" },
+            "dateoccurred": when, "last_update": when,
+            "customfields": [{"id": 170, "name": "Source System", "value": "Phone"},
+                             {"id": 171, "name": "Customer Reference", "value": ""}]
+        }));
+        for k in 0..g.rng.random_range(0..3) {
+            actions.push(json!({"id": action_id, "ticket_id": id, "note": "Called the user back.",
+                "outcome": if k == 0 { "Private Note" } else { "Public Note" }, "who": "Alex Morgan",
+                "datetime": when, "hiddenfromuser": k == 0}));
+            action_id += 1;
+        }
+    }
+    HaloData {
+        credentials,
+        ticket_types,
+        statuses,
+        priorities,
+        teams,
+        impacts,
+        urgencies,
+        agents,
+        client_fields,
+        ticket_fields,
+        clients,
+        sites,
+        tickets,
+        actions,
+        client_of_company,
+    }
 }

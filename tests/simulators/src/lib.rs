@@ -1,5 +1,6 @@
-//! psa-bridge-sim: faithful, stateful simulators of the ARMOR API and the ConnectWise Manage REST
-//! API on 127.0.0.1, for tests and demos (contracts/armor.md, contracts/connectwise.md).
+//! psa-bridge-sim: faithful, stateful simulators of the ARMOR API, the ConnectWise Manage REST API
+//! and the HaloPSA/HaloITSM API on 127.0.0.1, for tests and demos (contracts/armor.md,
+//! contracts/connectwise.md, contracts/halo.md).
 //!
 //! ```no_run
 //! let sims = psa_bridge_sim::Simulators::start(psa_bridge_sim::SimConfig::small())?;
@@ -14,6 +15,7 @@ mod connectwise;
 pub mod data;
 mod faults;
 pub mod generate;
+mod halo;
 pub mod names;
 mod paging;
 mod server;
@@ -21,6 +23,7 @@ mod server;
 pub use armor::{armor_psk_header, armor_psk_signature};
 pub use data::*;
 pub use faults::{Faults, Trickle};
+pub use halo::HaloConfig;
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -58,6 +61,9 @@ pub struct SimConfig {
     /// 0 = any free port.
     pub armor_port: u16,
     pub connectwise_port: u16,
+    pub halo_port: u16,
+    /// Halo instance settings: tenancy, token lifetime, per-client rate limit, create delay, outcomes.
+    pub halo: HaloConfig,
 }
 
 impl SimConfig {
@@ -74,6 +80,8 @@ impl SimConfig {
             rate_limit_per_min: None,
             armor_port: 0,
             connectwise_port: 0,
+            halo_port: 0,
+            halo: HaloConfig::default(),
         }
     }
 
@@ -103,32 +111,42 @@ impl DataSource {
     }
 }
 
-/// Both simulators, running on a background thread with their own tokio runtime.
+/// The three simulators, running on a background thread with their own tokio runtime.
 /// They stop when this value is dropped (or on `shutdown()`).
 pub struct Simulators {
     armor: Arc<armor::ArmorSim>,
     cw: Arc<connectwise::CwSim>,
+    halo: Arc<halo::HaloSim>,
     armor_addr: SocketAddr,
     cw_addr: SocketAddr,
+    halo_addr: SocketAddr,
     dataset: Arc<Dataset>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Simulators {
-    /// Start both servers; returns once both listen.
+    /// Start the three servers; returns once they listen.
     pub fn start(config: SimConfig) -> anyhow::Result<Simulators> {
-        let dataset = Arc::new(match config.data {
+        let mut dataset = match config.data {
             DataSource::Dataset(d) => d,
             other => other.load()?,
-        });
+        };
+        // Data files from before the Halo simulator: derive Halo from their ConnectWise companies.
+        if dataset.halo.is_empty() {
+            dataset.halo = generate::halo_from_connectwise(&dataset.connectwise, dataset.seed.unwrap_or(0));
+        }
+        let dataset = Arc::new(dataset);
         let armor_l =
             std::net::TcpListener::bind(("127.0.0.1", config.armor_port)).context("binding the ARMOR simulator")?;
         let cw_l = std::net::TcpListener::bind(("127.0.0.1", config.connectwise_port))
             .context("binding the ConnectWise simulator")?;
-        let (armor_addr, cw_addr) = (armor_l.local_addr()?, cw_l.local_addr()?);
-        armor_l.set_nonblocking(true)?;
-        cw_l.set_nonblocking(true)?;
+        let halo_l =
+            std::net::TcpListener::bind(("127.0.0.1", config.halo_port)).context("binding the Halo simulator")?;
+        let (armor_addr, cw_addr, halo_addr) = (armor_l.local_addr()?, cw_l.local_addr()?, halo_l.local_addr()?);
+        for l in [&armor_l, &cw_l, &halo_l] {
+            l.set_nonblocking(true)?;
+        }
 
         let armor = Arc::new(armor::ArmorSim::new(
             dataset.clone(),
@@ -140,6 +158,12 @@ impl Simulators {
             faults::Control::new(config.faults, config.rate_limit_per_min, 0xC3),
             format!("http://{cw_addr}"),
         ));
+        let halo = Arc::new(halo::HaloSim::new(
+            dataset.clone(),
+            faults::Control::new(config.faults, config.rate_limit_per_min, 0x4A),
+            config.halo,
+            format!("http://{halo_addr}"),
+        ));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -147,22 +171,38 @@ impl Simulators {
             .enable_all()
             .build()
             .context("building the simulators' runtime")?;
-        let (armor_tl, cw_tl) = {
+        let listeners = {
             let _guard = rt.enter();
-            (tokio::net::TcpListener::from_std(armor_l)?, tokio::net::TcpListener::from_std(cw_l)?)
+            [
+                (tokio::net::TcpListener::from_std(armor_l)?, armor.clone() as Arc<dyn server::App>),
+                (tokio::net::TcpListener::from_std(cw_l)?, cw.clone() as Arc<dyn server::App>),
+                (tokio::net::TcpListener::from_std(halo_l)?, halo.clone() as Arc<dyn server::App>),
+            ]
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let (a, c) = (armor.clone() as Arc<dyn server::App>, cw.clone() as Arc<dyn server::App>);
         let thread = std::thread::Builder::new().name("psa-bridge-sim".into()).spawn(move || {
             rt.block_on(async move {
-                let armor_task = tokio::spawn(server::serve(armor_tl, a, stop_rx.clone()));
-                let cw_task = tokio::spawn(server::serve(cw_tl, c, stop_rx));
-                let _ = armor_task.await;
-                let _ = cw_task.await;
+                let tasks: Vec<_> = listeners
+                    .into_iter()
+                    .map(|(l, app)| tokio::spawn(server::serve(l, app, stop_rx.clone())))
+                    .collect();
+                for t in tasks {
+                    let _ = t.await;
+                }
             });
             rt.shutdown_timeout(Duration::from_secs(2));
         })?;
-        Ok(Simulators { armor, cw, armor_addr, cw_addr, dataset, stop: Some(stop_tx), thread: Some(thread) })
+        Ok(Simulators {
+            armor,
+            cw,
+            halo,
+            armor_addr,
+            cw_addr,
+            halo_addr,
+            dataset,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
     }
 
     /// "http://127.0.0.1:P"
@@ -180,7 +220,19 @@ impl Simulators {
         format!("{}{}", self.connectwise_site(), connectwise::base_path(&self.dataset.connectwise.codebase))
     }
 
-    /// A ready-to-use plugin connection (the WIT `connection` record in snake_case).
+    /// "http://127.0.0.1:R": the Halo base URL (auth at `{base}/auth`, resources at `{base}/api`).
+    pub fn halo_url(&self) -> String {
+        format!("http://{}", self.halo_addr)
+    }
+
+    /// The plugin's Halo connection section (kept out of `connection()`, which has one destination).
+    pub fn halo_connection(&self) -> Value {
+        let c = &self.dataset.halo.credentials;
+        json!({"base_url": self.halo_url(), "tenant": c.tenant, "client_id": c.client_id,
+               "client_secret": c.client_secret, "scope": "all"})
+    }
+
+    /// A ready-to-use plugin connection (the WIT `connection` record in snake_case): ARMOR and ConnectWise.
     pub fn connection(&self) -> Value {
         let c = &self.dataset.credentials;
         json!({
@@ -205,15 +257,36 @@ impl Simulators {
         &self.dataset
     }
 
-    /// Faults for both services (restarts their random sequences from `f.seed`).
-    pub fn set_faults(&self, f: Faults) {
-        server::App::control(&*self.armor).set_faults(f);
-        server::App::control(&*self.cw).set_faults(f);
+    fn apps(&self) -> [&dyn server::App; 3] {
+        [&*self.armor, &*self.cw, &*self.halo]
     }
 
+    /// Faults for all three services (restarts their random sequences from `f.seed`).
+    pub fn set_faults(&self, f: Faults) {
+        for app in self.apps() {
+            app.control().set_faults(f);
+        }
+    }
+
+    /// Faults for the Halo simulator only.
+    pub fn set_halo_faults(&self, f: Faults) {
+        server::App::control(&*self.halo).set_faults(f);
+    }
+
+    /// The shared per-minute limiter of all three services (Halo's own per-client limit is in `HaloConfig`).
     pub fn set_rate_limit(&self, per_min: Option<u32>) {
-        server::App::control(&*self.armor).set_rate_limit(per_min);
-        server::App::control(&*self.cw).set_rate_limit(per_min);
+        for app in self.apps() {
+            app.control().set_rate_limit(per_min);
+        }
+    }
+
+    pub fn halo_config(&self) -> HaloConfig {
+        self.halo.config()
+    }
+
+    /// Replace the Halo instance settings (survives `reset`, like faults; clears the rate windows).
+    pub fn set_halo_config(&self, c: HaloConfig) {
+        self.halo.set_config(c);
     }
 
     /// Send one chosen ConnectWise answer slowly (None: stop). Survives `reset`, like faults.
@@ -235,13 +308,19 @@ impl Simulators {
         server::App::state(&*self.cw)
     }
 
-    /// Both services back to the initial data; counters zeroed (the fault/rate config stays).
-    pub fn reset(&self) {
-        server::App::reset(&*self.armor);
-        server::App::reset(&*self.cw);
+    /// Same as `GET /_sim/state` on the Halo simulator.
+    pub fn halo_state(&self) -> Value {
+        server::App::state(&*self.halo)
     }
 
-    /// Stop both servers and wait for their thread.
+    /// All services back to the initial data; counters zeroed (the fault/rate config stays).
+    pub fn reset(&self) {
+        for app in self.apps() {
+            app.reset();
+        }
+    }
+
+    /// Stop the servers and wait for their thread.
     pub fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);

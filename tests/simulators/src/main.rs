@@ -1,13 +1,14 @@
-//! `psa-bridge-sim`: run the ARMOR and ConnectWise simulators until killed.
-//! Prints one JSON line when ready: {"armor": url, "connectwise": url, "connection": {...}}.
+//! `psa-bridge-sim`: run the ARMOR, ConnectWise and Halo simulators until killed.
+//! Prints one JSON line when ready:
+//! {"armor": url, "connectwise": url, "halo": url, "connection": {...}, "halo_connection": {...}}.
 
 use clap::Parser;
-use psa_bridge_sim::{DataSource, Faults, SimConfig, Simulators, Trickle};
+use psa_bridge_sim::{DataSource, Faults, HaloConfig, SimConfig, Simulators, Trickle};
 use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "psa-bridge-sim", about = "ARMOR + ConnectWise Manage simulators on 127.0.0.1")]
+#[command(name = "psa-bridge-sim", about = "ARMOR + ConnectWise Manage + HaloPSA simulators on 127.0.0.1")]
 struct Args {
     /// Sub-accounts under the MSP root (generated data).
     #[arg(long)]
@@ -45,6 +46,18 @@ struct Args {
     armor_port: u16,
     #[arg(long, default_value_t = 0)]
     connectwise_port: u16,
+    #[arg(long, default_value_t = 0)]
+    halo_port: u16,
+    /// Halo: an on-premise instance (the token request needs no `?tenant=`).
+    #[arg(long)]
+    halo_single_tenant: bool,
+    /// Halo requests per client id per rolling window (0 = unlimited).
+    #[arg(long, default_value_t = 300)]
+    halo_rate_limit: u32,
+    #[arg(long, default_value_t = 300)]
+    halo_rate_window_s: u64,
+    #[arg(long, default_value_t = 3600)]
+    halo_token_ttl_s: u64,
     /// Send ConnectWise answers on this route slowly, e.g. "GET /company/companies" (off by default).
     #[arg(long)]
     trickle_route: Option<String>,
@@ -97,6 +110,14 @@ fn main() -> anyhow::Result<()> {
         rate_limit_per_min: a.rate_limit_per_min,
         armor_port: a.armor_port,
         connectwise_port: a.connectwise_port,
+        halo_port: a.halo_port,
+        halo: HaloConfig {
+            multi_tenant: !a.halo_single_tenant,
+            token_ttl_s: a.halo_token_ttl_s,
+            client_rate_limit: (a.halo_rate_limit > 0).then_some(a.halo_rate_limit),
+            client_rate_window_ms: a.halo_rate_window_s.saturating_mul(1000),
+            ..HaloConfig::default()
+        },
     };
     let sims = Simulators::start(config)?;
     if let Some(route) = a.trickle_route {
@@ -107,15 +128,17 @@ fn main() -> anyhow::Result<()> {
             duration_ms: a.trickle_ms,
         }));
     }
-    let ready = serde_json::json!({"armor": sims.armor_url(), "connectwise": sims.connectwise_url(), "connection": sims.connection()});
+    let ready = serde_json::json!({"armor": sims.armor_url(), "connectwise": sims.connectwise_url(), "halo": sims.halo_url(),
+                                   "connection": sims.connection(), "halo_connection": sims.halo_connection()});
     let mut out = std::io::stdout().lock();
     writeln!(out, "{ready}")?;
     out.flush()?;
     drop(out);
     eprintln!(
-        "psa-bridge-sim: ARMOR {} / ConnectWise {} (Ctrl-C or SIGTERM to stop)",
+        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} (Ctrl-C or SIGTERM to stop)",
         sims.armor_url(),
-        sims.connectwise_url()
+        sims.connectwise_url(),
+        sims.halo_url()
     );
     // Serve until the process is killed (SIGTERM/SIGINT end it; stdin may be /dev/null under make).
     loop {

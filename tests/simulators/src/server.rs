@@ -1,4 +1,4 @@
-//! The HTTP plumbing shared by both simulators: hyper 1 connection loop, request/answer types,
+//! The HTTP plumbing shared by the simulators: hyper 1 connection loop, request/answer types,
 //! the fault pipeline and the `/_sim/*` endpoints.
 //!
 //! A service future that returns `Err` makes hyper close the connection without writing an answer:
@@ -82,6 +82,8 @@ pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Processing time: the answer goes out this long after the work was done (Halo's creates).
+    pub delay: Duration,
 }
 
 impl Reply {
@@ -90,11 +92,22 @@ impl Reply {
             status,
             headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
             body: serde_json::to_vec(v).unwrap_or_default(),
+            delay: Duration::ZERO,
         }
     }
 
     pub fn text(status: u16, content_type: &str, body: &str) -> Reply {
-        Reply { status, headers: vec![("Content-Type".into(), content_type.into())], body: body.as_bytes().to_vec() }
+        Reply {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.as_bytes().to_vec(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    pub fn after(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -192,7 +205,7 @@ pub(crate) trait App: Send + Sync + 'static {
     fn handle(&self, req: &Req) -> Reply;
     /// An injected 5xx in the service's error shape (`variant` picks among shapes).
     fn server_error(&self, status: u16, variant: u32) -> Reply;
-    /// A 429 in the service's error shape with Retry-After.
+    /// A 429 in the service's error shape (with Retry-After where the service sends one).
     fn too_many_requests(&self, retry_after: u64) -> Reply;
     fn bad_request(&self, message: &str) -> Reply;
     fn state(&self) -> Value;
@@ -277,6 +290,9 @@ async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<Si
         Decision::Fault5xx(status, variant) => app.server_error(status, variant),
         Decision::Proceed { lose_answer } => {
             let reply = app.handle(&req);
+            if !reply.delay.is_zero() {
+                tokio::time::sleep(reply.delay).await;
+            }
             if lose_answer {
                 return Err(Dropped);
             }
