@@ -567,9 +567,11 @@ impl HaloSim {
                     && status.is_none_or(|s| t["status_id"].as_i64() == Some(s))
                     && agent.is_none_or(|a| t["agent_id"].as_i64() == Some(a))
                     && !(open_only && closed)
-                    && !(closed_only && !closed)
+                    && (closed || !closed_only)
                     && search.as_ref().is_none_or(|q| {
-                        contains(&t["summary"], q) || contains(&t["details"], q) || t["id"].to_string() == *q
+                        contains(&t["summary"], q)
+                            || contains(&t["details"], q)
+                            || t["id"].as_i64().is_some_and(|id| id.to_string() == *q)
                     })
                     && search_summary.as_ref().is_none_or(|q| contains(&t["summary"], q))
                     && from.is_none_or(|f| updated.is_some_and(|u| u >= f))
