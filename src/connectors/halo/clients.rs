@@ -2,7 +2,7 @@
 //! source's link fields (found by name) written only where a value changes. Halo changes only the
 //! custom fields a POST names, so a write carries just the link fields, many clients per request.
 
-use super::models::{Client, ClientPage, CustomField};
+use super::models::{Client, ClientPage, CustomField, Site};
 use super::{Halo, PAGE_SIZE, SERVICE, query};
 use crate::actions::Context;
 use crate::connectors::{LinkWrite, System};
@@ -68,6 +68,7 @@ impl Clients {
                     .collect()
             })
             .collect();
+        let addresses = addresses(ctx, halo)?;
         let records = clients
             .iter()
             .zip(&self.fields)
@@ -75,7 +76,7 @@ impl Clients {
                 id: c.id.to_string(),
                 identifier: c.id.to_string(),
                 name: c.name.clone().unwrap_or_default(),
-                address: Address::default(),
+                address: addresses.get(&(c.id as i64)).cloned().unwrap_or_default(),
                 deleted: c.inactive,
                 linked_account: fields.get(&captions.company_id).and_then(|(_, v)| v.clone()),
             })
@@ -198,6 +199,27 @@ pub fn fetch(ctx: &mut Context, halo: &mut Halo) -> Result<Vec<Client>, Error> {
     clients.sort_by_key(|c| c.id);
     clients.dedup_by_key(|c| c.id);
     Ok(clients)
+}
+
+/// Each client's address, from its "Main" site (else its first): matching tells same-named
+/// clients apart by it.
+fn addresses(ctx: &mut Context, halo: &mut Halo) -> Result<HashMap<i64, Address>, Error> {
+    let outcome = ctx.http.send_with(&mut halo.auth, halo.api.get("/Site"))?;
+    let sites: Vec<Site> = halo.api.decode("listing sites", outcome)?;
+    let mut addresses: HashMap<i64, (bool, Address)> = HashMap::new();
+    for site in sites {
+        let (Some(client), Some(at)) = (site.client_id, site.delivery_address) else { continue };
+        let main = site.name.as_deref().is_some_and(|n| n.trim().eq_ignore_ascii_case("main"));
+        let address = Address { line1: at.line1, city: at.line3, state: at.line4, postal_code: at.postcode, country: site.country };
+        match addresses.get(&client) {
+            Some((true, _)) => {}
+            Some((false, _)) if !main => {}
+            _ => {
+                addresses.insert(client, (main, address));
+            }
+        }
+    }
+    Ok(addresses.into_iter().map(|(client, (_, address))| (client, address)).collect())
 }
 
 /// The value of the client's custom field `name`.

@@ -18,8 +18,7 @@ use std::rc::Rc;
 
 pub const SERVICE: &str = "Halo";
 /// Hosted instances allow 300 requests per rolling 5 minutes per client id.
-const DEFAULT_REQUESTS_PER_5_MINUTES: u32 = 300;
-const RATE_WINDOW_MS: u64 = 5 * 60 * 1000;
+const DEFAULT_RATE_LIMIT: (u32, u64) = (300, 5 * 60 * 1000);
 /// Halo's largest page.
 pub const PAGE_SIZE: usize = 100;
 
@@ -70,8 +69,8 @@ pub struct Halo {
 #[derive(Clone)]
 pub struct HaloApi {
     pub origin: Rc<Origin>,
-    /// Requests per rolling 5 minutes the instance allows (0: no limit known).
-    pub requests_per_5_minutes: u32,
+    /// Requests the instance allows per rolling window of so many ms (0 requests: no limit known).
+    pub rate_limit: (u32, u64),
     /// The client custom fields that hold a link, by name (`None`: the source's default captions).
     pub link_fields: Option<crate::types::LinkFields>,
 }
@@ -113,7 +112,9 @@ impl Halo {
         Ok(Halo {
             api: HaloApi {
                 origin: api,
-                requests_per_5_minutes: section.requests_per_5_minutes.unwrap_or(DEFAULT_REQUESTS_PER_5_MINUTES),
+                rate_limit: section
+                    .rate_limit
+                    .map_or(DEFAULT_RATE_LIMIT, |l| (l.requests, u64::from(l.window_seconds.max(1)) * 1000)),
                 link_fields: section.link_fields.clone(),
             },
             auth: HaloAuth::new(
@@ -148,8 +149,9 @@ impl HaloApi {
 
     /// Paces every request of the run under the instance's documented limit, so it is met, not hit.
     pub fn pace(&self, ctx: &mut Context) {
-        if self.requests_per_5_minutes > 0 {
-            ctx.http.limit_to(self.requests_per_5_minutes, RATE_WINDOW_MS);
+        let (requests, window_ms) = self.rate_limit;
+        if requests > 0 {
+            ctx.http.limit_to(requests, window_ms);
         }
     }
 }
@@ -169,8 +171,8 @@ pub fn status_error(what: &str, response: &Response) -> Error {
         ),
         429 => Error::new(
             format!("Halo kept rate limiting the requests ({what})."),
-            "Run the action again later (it resumes where it can), or lower connection.halo.requests_per_5_minutes \
-             to the limit your instance has.",
+            "Run the action again later (it resumes where it can), or set connection.halo.rate_limit to the limit \
+             your instance has.",
             format!("HTTP 429: {message}"),
         ),
         _ => Error::status(SERVICE, what, response, &message),
@@ -252,7 +254,7 @@ mod tests {
                 client_id: "halo-client".into(),
                 client_secret: "halo-S3cret".into(),
                 scope: None,
-                requests_per_5_minutes: None,
+                rate_limit: None,
                 link_fields: None,
             }),
             tuning: None,

@@ -104,3 +104,29 @@ pub struct ActionPage {
     #[serde(default)]
     pub actions: Vec<Action>,
 }
+
+/// A client's site: where Halo keeps the address.
+#[derive(Deserialize, Debug, Clone)]
+pub struct Site {
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub client_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub delivery_address: Option<DeliveryAddress>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub country: Option<String>,
+}
+
+/// Halo's address lines: street, street 2, town, county or state, postcode.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct DeliveryAddress {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub line1: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub line3: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub line4: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub postcode: Option<String>,
+}

@@ -225,7 +225,7 @@ impl TicketRequests for Requests {
     }
 
     fn link_field(&self, source: &System) -> String {
-        format!("the {} client custom field", Captions::of(source).company_id)
+        format!("the {} client custom field", Captions::named(source, self.api.link_fields.as_ref()).company_id)
     }
 
     fn create(&self, new: &NewTicket) -> Request {
