@@ -55,13 +55,30 @@ pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
 }
 
-/// Decodes a JSON body, naming the path of the first problem (`[12].id: invalid type ...`).
+/// Decodes a JSON body; a problem is shown with the text around it (`... "id": "x"}] ...`), which
+/// says where it is as well as a path would, without a second, path-tracking copy of every
+/// deserializer in the component.
 pub fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." { e.into_inner().to_string() } else { format!("{path}: {}", e.into_inner()) }
+    serde_json::from_slice(body).map_err(|e| {
+        let at = offset(body, e.line(), e.column());
+        let (from, to) = (at.saturating_sub(CONTEXT), (at + CONTEXT).min(body.len()));
+        let near = String::from_utf8_lossy(&body[from..to]);
+        format!(
+            "{e}, near: {}{}{}",
+            if from > 0 { "…" } else { "" },
+            near.trim(),
+            if to < body.len() { "…" } else { "" }
+        )
     })
+}
+
+/// Bytes of the body shown on each side of a problem.
+const CONTEXT: usize = 40;
+
+/// The byte offset of a 1-based line and column (serde_json counts columns in bytes).
+fn offset(body: &[u8], line: usize, column: usize) -> usize {
+    let line_start: usize = body.split(|&b| b == b'\n').take(line.saturating_sub(1)).map(|l| l.len() + 1).sum();
+    (line_start + column).saturating_sub(1).min(body.len())
 }
 
 /// An ISO-8601 instant normalised to UTC (`2024-05-01T12:00:00Z`). Unparseable text is kept as
@@ -110,9 +127,12 @@ mod tests {
     }
 
     #[test]
-    fn names_the_path_of_a_problem() {
+    fn shows_where_a_problem_is() {
         let err = from_json::<Vec<Sample>>(br#"[{"id": 1}, {"id": "x"}]"#).unwrap_err();
-        assert!(err.starts_with("[1].id"), "{err}");
+        assert!(err.contains("near: [{\"id\": 1}, {\"id\": \"x\"}]"), "{err}");
+        let long = format!("[{}{{\"id\": \"bad\"}}]", "{\"id\": 1}, ".repeat(50));
+        let err = from_json::<Vec<Sample>>(long.as_bytes()).unwrap_err();
+        assert!(err.contains("…") && err.contains("\"bad\""), "{err}");
         assert!(from_json::<Vec<Sample>>(b"[{\"id\": 1}").is_err());
         assert!(from_json::<Vec<Sample>>(br#"[{"id": -5}]"#).is_err());
     }

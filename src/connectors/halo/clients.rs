@@ -210,7 +210,13 @@ fn addresses(ctx: &mut Context, halo: &mut Halo) -> Result<HashMap<i64, Address>
     for site in sites {
         let (Some(client), Some(at)) = (site.client_id, site.delivery_address) else { continue };
         let main = site.name.as_deref().is_some_and(|n| n.trim().eq_ignore_ascii_case("main"));
-        let address = Address { line1: at.line1, city: at.line3, state: at.line4, postal_code: at.postcode, country: site.country };
+        let address = Address {
+            line1: at.line1,
+            city: at.line3,
+            state: at.line4,
+            postal_code: at.postcode,
+            country: site.country,
+        };
         match addresses.get(&client) {
             Some((true, _)) => {}
             Some((false, _)) if !main => {}

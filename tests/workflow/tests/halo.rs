@@ -85,7 +85,11 @@ fn match_companies_links_halo_clients_as_the_truth_says_and_a_rerun_writes_nothi
             Expect::None => wrong += matched.contains_key(&id) as usize,
         }
     }
-    eprintln!("Halo: precision {:.3}, recall {:.3}", right as f64 / (right + wrong).max(1) as f64, right as f64 / expected as f64);
+    eprintln!(
+        "Halo: precision {:.3}, recall {:.3}",
+        right as f64 / (right + wrong).max(1) as f64,
+        right as f64 / expected as f64
+    );
     assert_eq!((wrong, right), (0, expected), "precision and recall 1.000");
 
     // Every matched client carries its account; a rerun (and a dry run) writes nothing.
@@ -106,7 +110,9 @@ fn match_companies_links_halo_clients_as_the_truth_says_and_a_rerun_writes_nothi
 fn assert_posted_exactly_once(sims: &Simulators, matched: &BTreeMap<String, u64>) {
     let state = sims.halo_state();
     let statuses = state["statuses"].as_array().unwrap().clone();
-    let status_named = |name: &str| statuses.iter().find(|s| s["name"].as_str().unwrap().eq_ignore_ascii_case(name)).map(|s| s["id"].clone());
+    let status_named = |name: &str| {
+        statuses.iter().find(|s| s["name"].as_str().unwrap().eq_ignore_ascii_case(name)).map(|s| s["id"].clone())
+    };
     let mut by_key: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
     for ticket in state["tickets"].as_array().unwrap() {
         if let Some(key) = ticket["third_party_id_string"].as_str().filter(|k| !k.is_empty()) {
@@ -153,7 +159,8 @@ fn post_tickets_puts_each_ticket_into_halo_once_and_a_rerun_writes_nothing() {
     assert!(expect_ok(&dry)["counts"]["created"].as_u64().unwrap() > 0);
     assert_eq!(halo_writes(&sims.halo_state()), before, "a dry run writes nothing");
 
-    let input = json!({"tickets": tickets["tickets"], "ticket_type": "Security Incident", "team": "Security Operations"});
+    let input =
+        json!({"tickets": tickets["tickets"], "ticket_type": "Security Incident", "team": "Security Operations"});
     let first = workflow.run("post_tickets", input.clone());
     let counts = expect_ok(&first)["counts"].clone();
     assert_eq!(counts["failed"], 0, "{:#}", first.output());
@@ -161,16 +168,25 @@ fn post_tickets_puts_each_ticket_into_halo_once_and_a_rerun_writes_nothing() {
     assert_posted_exactly_once(&sims, &matched);
     let state = sims.halo_state();
     assert_eq!(state["create_race_failures"], 0, "creates went one at a time");
-    let security = state["ticket_types"].as_array().unwrap().iter().find(|t| t["name"] == "Security Incident").unwrap()["id"].clone();
-    let new_tickets: Vec<&Value> =
-        state["tickets"].as_array().unwrap().iter().filter(|t| t["third_party_id_string"].as_str().is_some_and(|k| k.starts_with("armor:"))).collect();
+    let security = state["ticket_types"].as_array().unwrap().iter().find(|t| t["name"] == "Security Incident").unwrap()
+        ["id"]
+        .clone();
+    let new_tickets: Vec<&Value> = state["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["third_party_id_string"].as_str().is_some_and(|k| k.starts_with("armor:")))
+        .collect();
     assert!(new_tickets.iter().all(|t| t["tickettype_id"] == security && t["team"] == "Security Operations"));
     let closed = new_tickets.iter().filter(|t| t["hasbeenclosed"] == true).count();
     eprintln!("Halo: {} tickets, {closed} closed", new_tickets.len());
 
     let second = workflow.run("post_tickets", input);
     let again = expect_ok(&second)["counts"].clone();
-    assert_eq!((again["created"].as_u64(), again["updated"].as_u64(), again["notes_added"].as_u64()), (Some(0), Some(0), Some(0)));
+    assert_eq!(
+        (again["created"].as_u64(), again["updated"].as_u64(), again["notes_added"].as_u64()),
+        (Some(0), Some(0), Some(0))
+    );
     assert_no_secrets(&sims, &[&first, &second]);
 
     // Unknown names fail fast, naming what Halo has, before anything is written.

@@ -56,6 +56,11 @@ const TARGET_INSTANTIATE_MS: f64 = 1.0;
 const TARGET_PEAK_BYTES: usize = 64 << 20;
 /// Under the fault mix, at most this times the fault-free run plus the pauses the 429s asked for (issue 13).
 const TARGET_FAULT_SLOWDOWN: f64 = 1.5;
+/// Halo's limit scaled down 30 times (300 per 5 minutes -> 300 per 10 s), so the row stays short.
+const HALO_LIMIT: u32 = 300;
+const HALO_WINDOW_S: u32 = 10;
+const HALO_PAGE: u64 = 100;
+const HALO_LINK_BATCH: u64 = 25;
 
 /// The fault mix of issue 13: what a new user met against an independent fake.
 fn fault_mix() -> Faults {
@@ -155,6 +160,26 @@ fn main() -> Result<()> {
         faulty.asked_pause.as_secs_f64()
     );
 
+    println!(
+        "\n== ARMOR -> Halo: the slice matched and posted under Halo's limit scaled to {HALO_LIMIT} per {HALO_WINDOW_S} s =="
+    );
+    let halo = run_halo(&runner, &slice)?;
+    let halo_ratio = halo.requests as f64 / halo.bound.max(1) as f64;
+    let halo_limit_bound =
+        Duration::from_secs_f64(halo.requests as f64 / f64::from(HALO_LIMIT) * f64::from(HALO_WINDOW_S));
+    let halo_share = halo.rate_limited as f64 / halo.requests.max(1) as f64;
+    println!(
+        "  {} tickets created, {} actions; {} requests / lower bound {} = {halo_ratio:.3}x; {:.1} s vs the limit's {:.1} s; {} answered 429 ({:.2}%)",
+        halo.created,
+        halo.notes,
+        halo.requests,
+        halo.bound,
+        halo.wall.as_secs_f64(),
+        halo_limit_bound.as_secs_f64(),
+        halo.rate_limited,
+        halo_share * 100.0
+    );
+
     println!("\n== Rate limit: post_tickets under {RATE_LIMIT_PER_MIN} requests/minute (reset simulators) ==");
     let target_requests = ((RATE_RUN_REQUESTS as f64 * args.scale) as usize).max(RATE_RUN_MIN_REQUESTS);
     let rate = run_rate_limited(&runner, &first, target_requests)?;
@@ -202,6 +227,24 @@ fn main() -> Result<()> {
             format!("{speedup:.1}x{}", if identical { "" } else { " DIFFERENT" }),
             format!(">= {TARGET_SPEEDUP}x"),
             verdict(speedup >= TARGET_SPEEDUP && identical),
+        ),
+        (
+            "Halo: requests / lower bound".into(),
+            format!("{} / {} = {halo_ratio:.3}x", halo.requests, halo.bound),
+            format!("<= {TARGET_RATIO}x"),
+            verdict(halo_ratio <= TARGET_RATIO),
+        ),
+        (
+            format!("Halo: wall time vs {HALO_LIMIT}/{HALO_WINDOW_S} s bound"),
+            format!("{:.1} s vs {:.1} s", halo.wall.as_secs_f64(), halo_limit_bound.as_secs_f64()),
+            "-".into(),
+            "",
+        ),
+        (
+            "Halo: 429 share".into(),
+            format!("{:.2}%", halo_share * 100.0),
+            format!("< {}%", TARGET_429_SHARE * 100.0),
+            verdict(halo_share < TARGET_429_SHARE),
         ),
         (
             "under faults vs fault-free + 429 pauses".into(),
@@ -275,6 +318,9 @@ fn main() -> Result<()> {
                           "wall_s_concurrency_1": slow.wall.as_secs_f64(), "wall_s_default": fast.wall.as_secs_f64()},
         "faults": {"wall_s": faulty.wall.as_secs_f64(), "requests": faulty.requests,
                    "asked_pause_s": faulty.asked_pause.as_secs_f64(), "slowdown": fault_slowdown},
+        "halo": {"requests": halo.requests, "lower_bound": halo.bound, "ratio": halo_ratio, "wall_s": halo.wall.as_secs_f64(),
+                 "limit_bound_s": halo_limit_bound.as_secs_f64(), "rate_limited": halo.rate_limited, "created": halo.created,
+                 "limit": {"requests": HALO_LIMIT, "window_s": HALO_WINDOW_S}},
         "rate_limited_share": share,
         "rate_limit": {"per_min": RATE_LIMIT_PER_MIN, "tickets": rate.tickets, "requests": rate.requests,
                        "rate_limited": rate.rate_limited, "wall_s": rate.wall.as_secs_f64()},
@@ -418,7 +464,11 @@ impl<'a> Runner<'a> {
 
     /// One action with `tuning.max_concurrency` set; an error answer is an error.
     fn must(&self, action: &str, input: Value, concurrency: u32) -> Result<Call> {
-        let mut connection = self.sims.connection();
+        self.must_with(self.sims.connection(), action, input, concurrency)
+    }
+
+    /// [`Runner::must`] with another connection.
+    fn must_with(&self, mut connection: Value, action: &str, input: Value, concurrency: u32) -> Result<Call> {
         connection["tuning"] = json!({"max_concurrency": concurrency});
         let message = json!({"version": "v1", "type": "action_start",
             "body": {"action": action, "meta": {}, "input": input, "connection": connection}});
@@ -651,7 +701,7 @@ fn run_chain(
     let mut cursor: Option<Value> = None;
     let mut next_since = None;
     for _ in 0..MAX_TICKET_CALLS {
-        let mut input = json!({"account_ids": account_ids});
+        let mut input = json!({"account_ids": account_ids.iter().map(u64::to_string).collect::<Vec<_>>()});
         if let Some(since) = &since {
             input["since"] = since.clone();
         }
@@ -839,6 +889,59 @@ fn asked_pause(states: &[Value]) -> Duration {
         }
     }
     Duration::from_millis(total)
+}
+
+struct HaloRun {
+    requests: u64,
+    bound: u64,
+    wall: Duration,
+    rate_limited: u64,
+    created: u64,
+    notes: u64,
+}
+
+/// The slice's accounts matched to Halo clients and their tickets posted there, under Halo's
+/// limit scaled down, with Halo as the only destination. The lower bound: one token, the client
+/// pages and the sites for matching, one POST per 25 changed links, the statuses and the client
+/// pages again for posting, and per ticket one lookup and one create, per comment one Action.
+fn run_halo(runner: &Runner, slice: &[Value]) -> Result<HaloRun> {
+    runner.sims.reset();
+    let mut config = runner.sims.halo_config();
+    config.client_rate_limit = Some(HALO_LIMIT);
+    config.client_rate_window_ms = u64::from(HALO_WINDOW_S) * 1000;
+    runner.sims.set_halo_config(config);
+    let mut connection = runner.sims.connection();
+    connection.as_object_mut().map(|c| c.remove("connectwise"));
+    connection["halo"] = runner.sims.halo_connection();
+    connection["halo"]["rate_limit"] = json!({"requests": HALO_LIMIT, "window_seconds": HALO_WINDOW_S});
+    let ids: Vec<Value> = slice.iter().map(|a| a["id"].clone()).collect();
+    let tickets = runner.must("get_tickets", json!({"account_ids": ids}), DEFAULT_CONCURRENCY)?;
+    let before = runner.sims.halo_state();
+    let started = Instant::now();
+    let matched =
+        runner.must_with(connection.clone(), "match_companies", json!({"accounts": slice}), DEFAULT_CONCURRENCY)?;
+    let posted = runner.must_with(
+        connection,
+        "post_tickets",
+        json!({"tickets": tickets.step.output()["tickets"]}),
+        DEFAULT_CONCURRENCY,
+    )?;
+    let wall = started.elapsed();
+    let after = runner.sims.halo_state();
+    let mut config = runner.sims.halo_config();
+    config.client_rate_limit = None;
+    runner.sims.set_halo_config(config);
+
+    let total = |s: &Value| s["requests_total"].as_u64().unwrap_or(0);
+    let clients = after["clients"].as_array().map_or(0, Vec::len) as u64;
+    let changed = matched.step.output()["counts"]["updated"].as_u64().unwrap_or(0);
+    let counts = &posted.step.output()["counts"];
+    let created = counts["created"].as_u64().unwrap_or(0);
+    let notes = counts["notes_added"].as_u64().unwrap_or(0);
+    let bound = 1 + 2 * pages(clients, HALO_PAGE) + 1 + changed.div_ceil(HALO_LINK_BATCH) + 1 + 2 * created + notes;
+    let rate_limited =
+        after["faults"]["rate_limited"].as_u64().unwrap_or(0) - before["faults"]["rate_limited"].as_u64().unwrap_or(0);
+    Ok(HaloRun { requests: total(&after) - total(&before), bound, wall, rate_limited, created, notes })
 }
 
 struct RateRun {

@@ -29,10 +29,15 @@ fn main() -> Result<()> {
         plugin.load_time.as_secs_f64() * 1e3
     );
     println!(
-        "Starting the ARMOR and ConnectWise simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
+        "Starting the ARMOR, ConnectWise and Halo simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
     );
     let sims = Simulators::start(SimConfig::generated(ACCOUNTS, COMPANIES, TICKETS, SEED))?;
-    println!("  ARMOR       {}\n  ConnectWise {}\n", sims.armor_url(), sims.connectwise_url());
+    println!(
+        "  ARMOR       {}\n  ConnectWise {}\n  Halo        {}\n",
+        sims.armor_url(),
+        sims.connectwise_url(),
+        sims.halo_url()
+    );
 
     let options = CallOptions {
         allow_loopback: true,
@@ -40,14 +45,31 @@ fn main() -> Result<()> {
         progress: Some(Arc::new(StderrProgress::default())),
         ..CallOptions::default()
     };
-    let workflow = Workflow::new(&plugin, sims.connection(), options);
+    let workflow = Workflow::new(&plugin, sims.connection(), options.clone());
+    let connectwise = Target { name: "ConnectWise", state: Simulators::connectwise_state };
 
-    println!("== First run ==");
-    let first = run_chain(&workflow, &sims, None)?;
+    println!("== ARMOR -> ConnectWise: first run ==");
+    let first = run_chain(&workflow, &sims, &connectwise, None)?;
     println!("\n== Second run (same data: nothing should change) ==");
-    let second = run_chain(&workflow, &sims, None)?;
+    let second = run_chain(&workflow, &sims, &connectwise, None)?;
     println!("\n== Scheduled run (since = the last run's next_since: only changed tickets are read) ==");
-    let scheduled = run_chain(&workflow, &sims, second.next_since.as_ref())?;
+    let scheduled = run_chain(&workflow, &sims, &connectwise, second.next_since.as_ref())?;
+
+    // The same ARMOR into Halo: one connection section swapped, the same chain. The simulator's
+    // 300-per-5-minutes limit is off here so the demo stays short (make bench measures the pacing).
+    println!("\n== ARMOR -> Halo ({}): first run ==", sims.halo_url());
+    let mut config = sims.halo_config();
+    config.client_rate_limit = None;
+    sims.set_halo_config(config);
+    let mut connection = sims.connection();
+    connection.as_object_mut().map(|c| c.remove("connectwise"));
+    connection["halo"] = sims.halo_connection();
+    connection["halo"]["rate_limit"] = serde_json::json!({"requests": 0, "window_seconds": 300});
+    let halo_workflow = Workflow::new(&plugin, connection, options);
+    let halo = Target { name: "Halo", state: Simulators::halo_state };
+    let halo_first = run_chain(&halo_workflow, &sims, &halo, None)?;
+    println!("\n== ARMOR -> Halo: second run (nothing should change) ==");
+    let halo_second = run_chain(&halo_workflow, &sims, &halo, None)?;
 
     let writes = second.writes + scheduled.writes;
     println!(
@@ -61,9 +83,16 @@ fn main() -> Result<()> {
             "NOT idempotent"
         }
     );
+    println!(
+        "Halo: first run {} tickets created, {} clients linked; second run {} Halo writes — {}.",
+        halo_first.created,
+        halo_first.companies_updated,
+        halo_second.writes,
+        if halo_second.writes == 0 && halo_second.created == 0 { "idempotent" } else { "NOT idempotent" }
+    );
     println!("Total {:.1} s. Simulators stopped.", started.elapsed().as_secs_f64());
     drop(sims);
-    if writes != 0 || first.created == 0 {
+    if writes != 0 || first.created == 0 || halo_second.writes != 0 || halo_first.created == 0 {
         bail!("the demo did not behave as expected");
     }
     Ok(())
@@ -76,9 +105,15 @@ struct RunSummary {
     companies_updated: u64,
 }
 
-fn run_chain(workflow: &Workflow, sims: &Simulators, since: Option<&Value>) -> Result<RunSummary> {
-    let requests_before = (requests_served(&sims.armor_state()), requests_served(&sims.connectwise_state()));
-    let writes_before = writes(&sims.connectwise_state());
+/// The destination a chain writes to, and how to read its simulator's state.
+struct Target {
+    name: &'static str,
+    state: fn(&Simulators) -> Value,
+}
+
+fn run_chain(workflow: &Workflow, sims: &Simulators, target: &Target, since: Option<&Value>) -> Result<RunSummary> {
+    let requests_before = (requests_served(&sims.armor_state()), requests_served(&(target.state)(sims)));
+    let writes_before = writes(&(target.state)(sims));
     let steps = workflow.chain_since(since);
     for step in &steps {
         println!(
@@ -93,10 +128,10 @@ fn run_chain(workflow: &Workflow, sims: &Simulators, since: Option<&Value>) -> R
         }
     }
     let armor = requests_served(&sims.armor_state()) - requests_before.0;
-    let cw_state = sims.connectwise_state();
-    let cw = requests_served(&cw_state) - requests_before.1;
-    let writes = writes(&cw_state) - writes_before;
-    println!("  requests: {armor} to ARMOR, {cw} to ConnectWise ({writes} writes)");
+    let state = (target.state)(sims);
+    let served = requests_served(&state) - requests_before.1;
+    let writes = writes(&state) - writes_before;
+    println!("  requests: {armor} to ARMOR, {served} to {} ({writes} writes)", target.name);
     let output = |action: &str| {
         steps.iter().rev().find(|s| s.action == action).map(Step::output).cloned().unwrap_or(Value::Null)
     };
@@ -163,13 +198,14 @@ fn describe(step: &Step) -> String {
     }
 }
 
-/// ConnectWise writes so far (POST, PATCH and PUT requests).
+/// A destination's writes so far (POST, PATCH and PUT requests; token requests are no writes).
 fn writes(state: &Value) -> u64 {
     state["requests"]
         .as_object()
         .map(|r| {
             r.iter()
                 .filter(|(route, _)| ["POST ", "PATCH ", "PUT "].iter().any(|m| route.starts_with(m)))
+                .filter(|(route, _)| !route.contains("/auth"))
                 .filter_map(|(_, n)| n.as_u64())
                 .sum()
         })
