@@ -84,21 +84,29 @@ fn offset(body: &[u8], line: usize, column: usize) -> usize {
 /// An ISO-8601 instant normalised to UTC (`2024-05-01T12:00:00Z`). Unparseable text is kept as
 /// sent rather than lost.
 pub fn iso_utc(text: &str) -> String {
-    use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
+    use chrono::{DateTime, SecondsFormat, Utc};
     let text = text.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true);
+    match DateTime::parse_from_rfc3339(text).or_else(|_| DateTime::parse_from_rfc3339(&as_rfc3339(text))) {
+        Ok(t) => t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true),
+        Err(_) => text.to_string(),
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%#z"]
-    {
-        if let Ok(t) = DateTime::parse_from_str(text, format) {
-            return t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true);
+}
+
+/// The ISO-8601 forms services send that RFC 3339 lacks, made RFC 3339: a space for the `T`,
+/// an offset without its colon (`+0200`), no offset at all (UTC). A pattern parser for these
+/// three would add its whole machinery to the component.
+fn as_rfc3339(text: &str) -> String {
+    let mut t = text.replacen(' ', "T", 1);
+    let time = t.find('T').map_or(t.len(), |i| i + 1);
+    match t[time..].rfind(['+', '-']).map(|i| time + i) {
+        Some(sign) if t.len() == sign + 5 && t[sign + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            t.insert(sign + 3, ':')
         }
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return t.and_utc().to_rfc3339_opts(SecondsFormat::Secs, true);
-        }
+        Some(_) => {}
+        None if t.ends_with(['Z', 'z']) => {}
+        None => t.push('Z'),
     }
-    text.to_string()
+    t
 }
 
 #[cfg(test)]
@@ -143,6 +151,8 @@ mod tests {
         assert_eq!(iso_utc("2024-05-01T14:00:00+02:00"), "2024-05-01T12:00:00Z");
         assert_eq!(iso_utc("2024-05-01T12:00:00.123"), "2024-05-01T12:00:00Z");
         assert_eq!(iso_utc("2024-05-01T12:00:00.000+0000"), "2024-05-01T12:00:00Z");
+        assert_eq!(iso_utc("2024-05-01 14:30:00-0130"), "2024-05-01T16:00:00Z");
+        assert_eq!(iso_utc("2024-05-01 12:00:00"), "2024-05-01T12:00:00Z");
         assert_eq!(iso_utc("last Tuesday"), "last Tuesday");
     }
 }

@@ -275,7 +275,14 @@ fn transport_error(code: ErrorCode) -> TransportError {
         }
         ErrorCode::DnsError(_) => "the host name could not be resolved".to_string(),
         ErrorCode::TlsCertificateError => "the TLS certificate was not accepted".to_string(),
-        other => format!("{other:?}"),
+        ErrorCode::TlsProtocolError | ErrorCode::TlsAlertReceived(_) => "the TLS handshake failed".to_string(),
+        ErrorCode::ConnectionTimeout => "no connection within the time limit".to_string(),
+        ErrorCode::ConnectionReadTimeout | ErrorCode::HttpResponseTimeout => {
+            "no answer within the time limit".to_string()
+        }
+        ErrorCode::HttpResponseBodySize(_) => "the answer is larger than allowed".to_string(),
+        // The other codes' Debug text would add several KB to the component for rare cases.
+        _ => "the request failed on the way (a transport error)".to_string(),
     };
     TransportError::new(kind, detail)
 }

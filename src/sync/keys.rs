@@ -2,9 +2,10 @@
 //! what 0.1 wrote (bare ARMOR keys, `[ARMOR comment N]` markers) is still recognized.
 
 use crate::connectors::System;
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha512};
 
 /// Hex digits of the hash that ends a shortened key: 64 bits, no collision in any real data set.
+/// SHA-512 (truncated) because ARMOR's signatures bring it into the component already.
 const HASH_HEX: usize = 16;
 
 /// The key a ticket is written under in a destination field of `max_len` characters:
@@ -15,7 +16,7 @@ pub fn ticket_key(system: &str, key: &str, max_len: usize) -> String {
     if full.chars().count() <= max_len {
         return full;
     }
-    let hash = Sha256::digest(full.as_bytes());
+    let hash = Sha512::digest(full.as_bytes());
     let hex: String = hash.iter().take(HASH_HEX / 2).map(|b| format!("{b:02x}")).collect();
     let keep = max_len.saturating_sub(HASH_HEX + 1);
     let head: String = full.chars().take(keep).collect();
