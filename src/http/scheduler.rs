@@ -196,7 +196,7 @@ impl<'t> Scheduler<'t> {
         let mut ready: VecDeque<Job<C>> = jobs.into_iter().map(|(c, r)| new_job(c, r)).collect();
         let mut delayed: Vec<Job<C>> = Vec::new();
         let mut in_flight: HashMap<u64, Job<C>> = HashMap::new();
-        let mut follow_ups = FollowUps { jobs: Vec::new(), remaining_ms: 0 };
+        let mut follow_ups = FollowUps { jobs: Vec::new(), first: Vec::new(), remaining_ms: 0 };
 
         while !(ready.is_empty() && delayed.is_empty() && in_flight.is_empty()) {
             let now = self.now_ms();
@@ -428,6 +428,9 @@ impl<'t> Scheduler<'t> {
         follow_ups.remaining_ms = self.remaining_ms();
         let flow = on_done(context, outcome, follow_ups);
         ready.extend(follow_ups.jobs.drain(..).map(|(c, r)| new_job(c, r)));
+        for (c, r) in follow_ups.first.drain(..).rev() {
+            ready.push_front(new_job(c, r));
+        }
         flow
     }
 }
@@ -438,6 +441,8 @@ type OnDone<'f, C> = dyn FnMut(C, Result<Response, HttpError>, &mut FollowUps<C>
 /// Lets a completion queue the requests that depend on it.
 pub struct FollowUps<C> {
     jobs: Vec<(C, Request)>,
+    /// Started before everything already waiting.
+    first: Vec<(C, Request)>,
     remaining_ms: u64,
 }
 
@@ -449,6 +454,12 @@ impl<C> FollowUps<C> {
 
     pub fn push(&mut self, context: C, request: Request) {
         self.jobs.push((context, request));
+    }
+
+    /// Queues a request ahead of everything already waiting: for a chain the whole run waits on
+    /// (creates one at a time), which a long queue under a rate limit would otherwise starve.
+    pub fn push_first(&mut self, context: C, request: Request) {
+        self.first.push((context, request));
     }
 }
 

@@ -381,14 +381,17 @@ pub fn run(
         let follow_ups = step(requests, &mut works, job, outcome, dry_run, post_comments);
         let still_creating = follow_ups.iter().any(|(job, _)| matches!(job, Job::Create(_) | Job::Lookup(_)));
         for (job, request) in follow_ups {
-            next.push(job, request);
+            match job {
+                Job::Create(_) | Job::Lookup(_) if serial => next.push_first(job, request),
+                _ => next.push(job, request),
+            }
         }
         // One create at a time: the next starts once the one before has landed or given up.
         if creating
             && !still_creating
             && let Some(w) = creates.pop_front()
         {
-            next.push(Job::Create(w), create_request(requests, &works[w]));
+            next.push_first(Job::Create(w), create_request(requests, &works[w]));
         }
         Flow::Continue
     })?;
