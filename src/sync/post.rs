@@ -220,12 +220,16 @@ pub fn run(
             companies.insert((name, account), ids);
         }
     }
+    // Only tickets that have somewhere to go are looked up: a skipped one would cost a request
+    // for nothing where the destination looks keys up one by one.
     let all_keys: Vec<String> = dedup(
         first_of
-            .keys()
-            .filter_map(|(system, key)| {
+            .iter()
+            .filter_map(|((system, key), &i)| {
                 let system = connectors::by_name(system).filter(|_| !key.is_empty())?;
-                Some(keys_of(system, key))
+                let account = input.tickets[i].account_id.trim().to_string();
+                let linked = companies.get(&(system.name, account)).is_some_and(|c| !c.is_empty());
+                (linked || catch_all.is_some()).then(|| keys_of(system, key))
             })
             .flatten(),
     );
