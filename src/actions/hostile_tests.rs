@@ -112,6 +112,29 @@ fn check<T>(result: Result<T, PluginError>) {
     }
 }
 
+/// A post_tickets input with `tickets` and every option left to its default.
+pub(crate) fn post_input(tickets: Vec<Ticket>) -> PostTicketsInput {
+    PostTicketsInput {
+        destination: None,
+        tickets,
+        board: None,
+        status_map: None,
+        default_status: None,
+        priority_map: None,
+        default_priority: None,
+        catch_all_company: None,
+        ticket_type: None,
+        team: None,
+        agent: None,
+        category: None,
+        impact: None,
+        urgency: None,
+        note_outcome: None,
+        post_comments: None,
+        dry_run: None,
+    }
+}
+
 pub(crate) fn ticket(key: String, summary: String, comments: usize) -> Ticket {
     Ticket {
         system: "armor".into(),
@@ -159,8 +182,12 @@ proptest! {
     ) {
         let connection = connection();
         let tickets: Vec<Ticket> = keys.into_iter().map(|k| ticket(k, summary.clone(), 2)).collect();
-        let input = PostTicketsInput { destination: None, tickets, board: Some("ARMOR \"tickets\" % _".into()), status_map: None, default_status: None,
-            priority_map: None, default_priority: Some("P \"1\"".into()), catch_all_company: Some("x' or 1=1".into()), ticket_type: None, team: None, agent: None, category: None, impact: None, urgency: None, note_outcome: None, post_comments: None, dry_run: None };
+        let input = PostTicketsInput {
+            board: Some("ARMOR \"tickets\" % _".into()),
+            default_priority: Some("P \"1\"".into()),
+            catch_all_company: Some("x' or 1=1".into()),
+            ..post_input(tickets)
+        };
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| post_tickets::run(ctx, input)));
         let accounts = vec![Account { system: "armor".into(), id: "1".into(), name: summary, parent_id: None, status: "Active".into(), account_type: None, currency: None, address: None }];
         let input = MatchCompaniesInput { destination: None, source: None, accounts: Some(accounts), overrides: None, dry_run: None, min_confidence: None, include_deleted: None };

@@ -15,7 +15,7 @@ pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actions::hostile_tests::{connection, ticket};
+    use crate::actions::hostile_tests::{connection, post_input, ticket};
     use crate::actions::run_with;
     use crate::http::fake::{FakeTransport, Reply};
     use crate::http::{Method, Request};
@@ -48,25 +48,7 @@ mod tests {
     }
 
     fn input(comments: usize) -> PostTicketsInput {
-        PostTicketsInput {
-            destination: None,
-            tickets: vec![ticket("ATS-1".into(), "s".into(), comments)],
-            board: None,
-            status_map: None,
-            default_status: None,
-            priority_map: None,
-            default_priority: None,
-            catch_all_company: None,
-            ticket_type: None,
-            team: None,
-            agent: None,
-            category: None,
-            impact: None,
-            urgency: None,
-            note_outcome: None,
-            post_comments: None,
-            dry_run: None,
-        }
+        post_input(vec![ticket("ATS-1".into(), "s".into(), comments)])
     }
 
     fn note_posts(transport_sent: &[Request]) -> usize {

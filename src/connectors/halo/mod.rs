@@ -233,7 +233,7 @@ impl Destination for HaloDestination {
 
 #[cfg(test)]
 mod tests {
-    use crate::actions::hostile_tests::ticket;
+    use crate::actions::hostile_tests::{post_input as input, ticket};
     use crate::actions::{post_tickets, run_with};
     use crate::http::fake::{FakeTransport, Reply};
     use crate::http::{Method, Request};
@@ -285,28 +285,6 @@ mod tests {
             (Method::Get, p) if p.starts_with("/Tickets") => Reply::json(200, &json!({"tickets": []})),
             (Method::Get, p) if p.starts_with("/Actions") => Reply::json(200, &json!({"actions": []})),
             _ => Reply::json(200, &json!({"id": 500})),
-        }
-    }
-
-    fn input(tickets: Vec<Ticket>) -> PostTicketsInput {
-        PostTicketsInput {
-            destination: None,
-            tickets,
-            board: None,
-            status_map: None,
-            default_status: None,
-            priority_map: None,
-            default_priority: None,
-            catch_all_company: None,
-            ticket_type: None,
-            team: None,
-            agent: None,
-            category: None,
-            impact: None,
-            urgency: None,
-            note_outcome: None,
-            post_comments: None,
-            dry_run: None,
         }
     }
 
