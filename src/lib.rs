@@ -24,10 +24,12 @@ mod bindings {
 /// The WIT records every action takes and returns; the actions work on them directly.
 pub mod types {
     pub use crate::bindings::exports::psa_bridge::plugin::actions::{
-        AccountOverride, AmbiguousMatch, CompanyMatch, FieldUpdate, GetAccountsInput, GetAccountsOutput,
-        GetTicketsInput, GetTicketsOutput, MatchCandidate, MatchCompaniesInput, MatchCompaniesOutput, MatchCounts,
-        MatchMethod, PostCounts, PostOutcome, PostResult, PostTicketsInput, PostTicketsOutput, ServiceCheck,
-        TestConnectionOutput, UnmatchedAccount,
+        AccountOverride, AddCommentInput, AddCommentOutput, AmbiguousMatch, AssignTicketInput, CloseTicketInput,
+        CompanyMatch, CreateTicketInput, CreateTicketOutput, FieldUpdate, GetAccountsInput, GetAccountsOutput,
+        GetTicketInput, GetTicketOutput, GetTicketsInput, GetTicketsOutput, MatchCandidate, MatchCompaniesInput,
+        MatchCompaniesOutput, MatchCounts, MatchMethod, PostCounts, PostOutcome, PostResult, PostTicketsInput,
+        PostTicketsOutput, SearchTicketsInput, SearchTicketsOutput, ServiceCheck, TestConnectionOutput, TicketFields,
+        TicketOutput, UnmatchedAccount, UpdateTicketInput,
     };
     pub use crate::bindings::exports::psa_bridge::plugin::connection::*;
     pub use crate::bindings::exports::psa_bridge::plugin::model::*;
@@ -36,6 +38,7 @@ pub mod types {
 pub mod actions;
 pub mod connection;
 pub mod connectors;
+pub mod desk;
 pub mod error;
 pub mod http;
 pub mod lenient;
@@ -73,6 +76,37 @@ mod component {
 
         fn post_tickets(connection: Connection, input: PostTicketsInput) -> Result<PostTicketsOutput, PluginError> {
             actions::run(&connection, |ctx| actions::post_tickets::run(ctx, input))
+        }
+
+        fn create_ticket(connection: Connection, input: CreateTicketInput) -> Result<CreateTicketOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::create_ticket(ctx, input))
+        }
+
+        fn update_ticket(connection: Connection, input: UpdateTicketInput) -> Result<TicketOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::update_ticket(ctx, input))
+        }
+
+        fn get_ticket(connection: Connection, input: GetTicketInput) -> Result<GetTicketOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::get_ticket(ctx, input))
+        }
+
+        fn search_tickets(
+            connection: Connection,
+            input: SearchTicketsInput,
+        ) -> Result<SearchTicketsOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::search_tickets(ctx, input))
+        }
+
+        fn close_ticket(connection: Connection, input: CloseTicketInput) -> Result<TicketOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::close_ticket(ctx, input))
+        }
+
+        fn assign_ticket(connection: Connection, input: AssignTicketInput) -> Result<TicketOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::assign_ticket(ctx, input))
+        }
+
+        fn add_comment(connection: Connection, input: AddCommentInput) -> Result<AddCommentOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::ticket_actions::add_comment(ctx, input))
         }
     }
 

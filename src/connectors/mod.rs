@@ -69,6 +69,8 @@ pub trait Destination {
     fn write_links(&mut self, ctx: &mut Context, links: &[LinkWrite], dry_run: bool) -> Vec<Result<bool, Error>>;
     /// The ticket writer the exactly-once engine drives.
     fn tickets(&mut self) -> &mut dyn TicketWriter;
+    /// Single tickets: the ticket actions.
+    fn desk(&mut self) -> &mut dyn Desk;
 }
 
 /// One account linked to one company (by index into the last `companies` call).
@@ -83,6 +85,7 @@ pub struct LinkWrite {
     pub now: String,
 }
 
+pub use crate::desk::Desk;
 pub use crate::sync::post::TicketWriter;
 
 /// The system named `name`, if there is one.

@@ -19,6 +19,16 @@ pub enum Field {
     Id,
     Identifier,
     ExternalXRef,
+    OfficeEmail,
+    Summary,
+    ClosedFlag,
+    LastUpdated,
+    CompanyId,
+    CompanyIdentifier,
+    StatusName,
+    OwnerIdentifier,
+    TeamName,
+    BoardName,
 }
 
 impl Field {
@@ -29,6 +39,16 @@ impl Field {
             Field::Id => "id",
             Field::Identifier => "identifier",
             Field::ExternalXRef => "externalXRef",
+            Field::OfficeEmail => "officeEmail",
+            Field::Summary => "summary",
+            Field::ClosedFlag => "closedFlag",
+            Field::LastUpdated => "lastUpdated",
+            Field::CompanyId => "company/id",
+            Field::CompanyIdentifier => "company/identifier",
+            Field::StatusName => "status/name",
+            Field::OwnerIdentifier => "owner/identifier",
+            Field::TeamName => "team/name",
+            Field::BoardName => "board/name",
         }
     }
 }
@@ -45,6 +65,8 @@ pub enum Value {
     Text(String),
     Int(u64),
     Bool(bool),
+    /// Written `[2024-05-01T12:00:00Z]`; a parsed instant, so nothing else can get inside the brackets.
+    Instant(chrono::DateTime<chrono::Utc>),
 }
 
 impl From<&str> for Value {
@@ -77,6 +99,7 @@ impl fmt::Display for Value {
             Value::Text(text) => write_quoted(f, text),
             Value::Int(n) => write!(f, "{n}"),
             Value::Bool(b) => write!(f, "{b}"),
+            Value::Instant(t) => write!(f, "[{}]", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         }
     }
 }
@@ -103,6 +126,12 @@ pub enum Condition {
     CustomIn(String, Vec<Value>),
     /// `caption="..." AND value != null`
     CustomSet(String),
+    /// `field contains "text"`
+    Contains(Field, Value),
+    /// `field >= [instant]`
+    AtOrAfter(Field, Value),
+    /// `a and b and ...`
+    All(Vec<Condition>),
 }
 
 impl Condition {
@@ -120,6 +149,25 @@ impl Condition {
     /// one value, as for [`Condition::is_in`].
     pub fn custom_field_in<V: Into<Value>>(caption: &str, values: impl IntoIterator<Item = V>) -> Condition {
         Condition::CustomIn(caption.to_owned(), values.into_iter().map(Into::into).collect())
+    }
+
+    /// `field contains "text"`
+    pub fn contains(field: Field, text: &str) -> Condition {
+        Condition::Contains(field, Value::from(text))
+    }
+
+    /// `field >= [instant]`
+    pub fn at_or_after(field: Field, instant: chrono::DateTime<chrono::Utc>) -> Condition {
+        Condition::AtOrAfter(field, Value::Instant(instant))
+    }
+
+    /// Every one of `conditions`, joined by `and` (none: `None`).
+    pub fn all(mut conditions: Vec<Condition>) -> Option<Condition> {
+        match conditions.len() {
+            0 => None,
+            1 => conditions.pop(),
+            _ => Some(Condition::All(conditions)),
+        }
     }
 
     /// For `customFieldConditions`: `caption="<caption>" AND value != null` — the field is set.
@@ -147,6 +195,17 @@ impl fmt::Display for Condition {
                 f.write_str("caption=")?;
                 write_quoted(f, caption)?;
                 f.write_str(" AND value != null")
+            }
+            Condition::Contains(field, value) => write!(f, "{field} contains {value}"),
+            Condition::AtOrAfter(field, value) => write!(f, "{field} >= {value}"),
+            Condition::All(conditions) => {
+                for (i, condition) in conditions.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" and ")?;
+                    }
+                    write!(f, "{condition}")?;
+                }
+                Ok(())
             }
         }
     }
@@ -188,6 +247,24 @@ mod tests {
         assert_eq!(text(Condition::eq(Field::Name, "null")), r#"name = "null""#);
         let names: Vec<&str> = FIELDS.iter().map(|f| f.as_str()).collect();
         assert_eq!(names, ["name", "deletedFlag", "id", "identifier", "externalXRef"]);
+    }
+
+    #[test]
+    fn ticket_searches_combine_conditions() {
+        let since = chrono::DateTime::parse_from_rfc3339("2024-05-01T14:00:00+02:00").unwrap().to_utc();
+        let all = Condition::all(vec![
+            Condition::eq(Field::CompanyId, 250u64),
+            Condition::eq(Field::ClosedFlag, false),
+            Condition::contains(Field::Summary, r#"vpn "down""#),
+            Condition::at_or_after(Field::LastUpdated, since),
+            Condition::eq(Field::OwnerIdentifier, "jsmith"),
+        ]);
+        assert_eq!(
+            text(all.unwrap()),
+            r#"company/id = 250 and closedFlag = false and summary contains "vpn \"down\"" and lastUpdated >= [2024-05-01T12:00:00Z] and owner/identifier = "jsmith""#
+        );
+        assert_eq!(Condition::all(vec![]), None);
+        assert_eq!(text(Condition::all(vec![Condition::eq(Field::TeamName, "SOC")]).unwrap()), r#"team/name = "SOC""#);
     }
 
     #[test]

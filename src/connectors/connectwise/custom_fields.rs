@@ -45,11 +45,26 @@ pub fn stamped(fields: &[CustomField], captions: &Captions, link: &LinkWrite) ->
     Some(updated)
 }
 
+/// The whole array with the fields named in `wanted` (caption, value) set; an empty value clears
+/// one. Errs with the first caption the array lacks.
+pub fn with_values<'a>(fields: &[CustomField], wanted: &'a [(String, String)]) -> Result<Vec<CustomField>, &'a str> {
+    let mut updated = fields.to_vec();
+    for (caption, value) in wanted {
+        let field = updated.iter_mut().find(|f| is_caption(f, caption)).ok_or(caption.as_str())?;
+        let value = Some(value.trim().to_string()).filter(|v| !v.is_empty());
+        field.value = Some(typed(field.field_type.as_deref(), value));
+    }
+    Ok(updated)
+}
+
 /// A value in the JSON type the field's type expects.
 fn typed(field_type: Option<&str>, value: Option<String>) -> Value {
     match (field_type.map(str::to_ascii_lowercase).as_deref(), value) {
         (_, None) => Value::Null,
         (Some("number"), Some(v)) => v.parse::<i64>().map(Value::from).unwrap_or(Value::String(v)),
+        (Some("checkbox"), Some(v)) if matches!(v.to_ascii_lowercase().as_str(), "true" | "false") => {
+            Value::Bool(v.eq_ignore_ascii_case("true"))
+        }
         (_, Some(v)) => Value::String(v),
     }
 }

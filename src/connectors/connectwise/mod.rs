@@ -4,12 +4,13 @@
 pub mod companies;
 pub mod conditions;
 pub mod custom_fields;
+pub mod desk;
 pub mod models;
 pub mod paging;
 pub mod tickets;
 
 use crate::actions::Context;
-use crate::connectors::{Destination, LinkWrite, System, TicketWriter};
+use crate::connectors::{Desk, Destination, LinkWrite, System, TicketWriter};
 use crate::error::Error;
 use crate::http::{HttpError, Method, Origin, Request, Response};
 use crate::lenient;
@@ -85,6 +86,10 @@ impl Destination for ConnectWiseDestination {
     }
 
     fn tickets(&mut self) -> &mut dyn TicketWriter {
+        &mut self.tickets
+    }
+
+    fn desk(&mut self) -> &mut dyn Desk {
         &mut self.tickets
     }
 }

@@ -139,14 +139,67 @@ pub struct ServiceTicket {
     pub company: Option<Reference>,
     #[serde(default)]
     pub board: Option<Reference>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub summary: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub closed_flag: bool,
+    #[serde(default)]
+    pub priority: Option<Reference>,
+    #[serde(default)]
+    pub team: Option<Reference>,
+    #[serde(default)]
+    pub owner: Option<Reference>,
+    #[serde(default, rename = "type")]
+    pub service_type: Option<Reference>,
+    #[serde(default, rename = "_info")]
+    pub info: Option<Info>,
+    #[serde(default)]
+    pub custom_fields: Option<CustomFields>,
+}
+
+/// A record's `_info`: when it was entered and last changed.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub date_entered: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub last_updated: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
 pub struct Note {
     #[serde(default, deserialize_with = "lenient::opt_int")]
     pub id: Option<i64>,
     #[serde(default, deserialize_with = "lenient::text")]
     pub text: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub ticket_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub detail_description_flag: bool,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub internal_analysis_flag: bool,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub resolution_flag: bool,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub date_created: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub created_by: Option<String>,
+}
+
+/// A member (a technician): tickets are assigned by their identifier.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    #[serde(deserialize_with = "lenient::id")]
+    pub id: u64,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub identifier: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub office_email: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub inactive_flag: bool,
 }
 
 #[cfg(test)]

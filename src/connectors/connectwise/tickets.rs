@@ -43,7 +43,7 @@ impl Tickets {
         Tickets { requests: Requests { cw, board: None }, no_auth: NoAuth }
     }
 
-    fn find_board(&self, ctx: &mut Context, name: &str) -> Result<Board, Error> {
+    pub(super) fn find_board(&self, ctx: &mut Context, name: &str) -> Result<Board, Error> {
         let cw = &self.requests.cw;
         let condition = Condition::eq(Field::Name, name).to_string();
         let path = format!("/service/boards?{}", query(&[("conditions", &condition), ("fields", "id,name")]));

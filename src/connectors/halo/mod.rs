@@ -3,11 +3,14 @@
 
 pub mod auth;
 pub mod clients;
+pub mod desk;
+pub mod html;
+pub mod lookups;
 pub mod models;
 pub mod tickets;
 
 use crate::actions::Context;
-use crate::connectors::{Destination, LinkWrite, System, TicketWriter};
+use crate::connectors::{Desk, Destination, LinkWrite, System, TicketWriter};
 use crate::error::Error;
 use crate::http::{HttpError, Method, Origin, Request, Response};
 use crate::matching::CompanyRecord;
@@ -227,6 +230,10 @@ impl Destination for HaloDestination {
     }
 
     fn tickets(&mut self) -> &mut dyn TicketWriter {
+        &mut self.tickets
+    }
+
+    fn desk(&mut self) -> &mut dyn Desk {
         &mut self.tickets
     }
 }

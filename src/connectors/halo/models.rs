@@ -83,16 +83,64 @@ pub struct Ticket {
     pub status_id: Option<i64>,
     #[serde(default, deserialize_with = "lenient::text")]
     pub third_party_id_string: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub summary: Option<String>,
+    /// HTML.
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub details: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub client_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub client_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub tickettype_id: Option<i64>,
+    #[serde(default)]
+    pub priority: Option<PriorityName>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub team: Option<String>,
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub agent_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub agent_name: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub category_1: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub dateoccurred: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub last_update: Option<String>,
+    #[serde(default)]
+    pub customfields: Option<Vec<CustomField>>,
+}
+
+/// `"priority": {"name": "High"}` on a ticket.
+#[derive(Deserialize, Debug, Clone, Default)]
+pub struct PriorityName {
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
 pub struct TicketPage {
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub record_count: Option<i64>,
     #[serde(default)]
     pub tickets: Vec<Ticket>,
 }
 
 #[derive(Deserialize, Debug, Clone)]
 pub struct Action {
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::opt_int")]
+    pub ticket_id: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub outcome: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub who: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub datetime: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub hiddenfromuser: bool,
     #[serde(default, deserialize_with = "lenient::text")]
     pub note: Option<String>,
     #[serde(default, deserialize_with = "lenient::text")]

@@ -2,16 +2,18 @@
 //! key at a time: Halo filters on one value), created one at a time (concurrent creates race on
 //! the ticket number), statuses and the rest resolved by name, comments as Actions.
 
-use super::models::{ActionPage, Client, Named, Priority, Ticket, TicketPage};
-use super::{Halo, HaloApi, PAGE_SIZE, SERVICE, clients, query};
+use super::lookups::{List, Lookups, is_closed};
+use super::models::{ActionPage, Client, Ticket, TicketPage};
+use super::{Halo, HaloApi, PAGE_SIZE, SERVICE, clients, html, query};
 use crate::actions::Context;
 use crate::connectors::System;
+use crate::desk::{given, no_fields};
 use crate::error::Error;
 use crate::http::{Auth, HttpError, Request, Response};
 use crate::sync::link::Captions;
 use crate::sync::post::{Existing, NewTicket, NotesPage, Targets, TicketRequests, TicketWriter};
 use crate::sync::value_map::Target;
-use crate::types::PostTicketsInput;
+use crate::types::{PostTicketsInput, TicketFields};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -21,12 +23,10 @@ const SUMMARY_MAX: usize = 250;
 const KEY_MAX: usize = 200;
 /// The Action outcome comments become, unless the input names another.
 const DEFAULT_OUTCOME: &str = "Private Note";
-/// Halo's lookup ids of the impact and urgency lists.
-const IMPACT_LOOKUP: &str = "12";
-const URGENCY_LOOKUP: &str = "27";
 
 pub struct Tickets {
     pub halo: Halo,
+    pub(super) lookups: Lookups,
     /// Active clients, read once per run for the links and the catch-all company.
     clients: Option<Vec<Client>>,
     requests: Requests,
@@ -43,34 +43,7 @@ impl Tickets {
     pub fn new(halo: Halo) -> Tickets {
         let requests =
             Requests { api: halo.api.clone(), fixed: serde_json::Map::new(), outcome: DEFAULT_OUTCOME.into() };
-        Tickets { halo, clients: None, requests }
-    }
-
-    fn lookup_list<T: serde::de::DeserializeOwned>(
-        &mut self,
-        ctx: &mut Context,
-        path: &str,
-        what: &str,
-    ) -> Result<Vec<T>, Error> {
-        let outcome = ctx.http.send_with(&mut self.halo.auth, self.halo.api.get(path))?;
-        self.halo.api.decode(what, outcome)
-    }
-
-    /// The id of the entry of `list` named `name`, or a clear error naming what there is.
-    fn resolve(list: &[Named], name: &str, what: &str, field: &str) -> Result<u64, Error> {
-        list.iter()
-            .find(|n| n.name.as_deref().is_some_and(|n| n.trim().eq_ignore_ascii_case(name.trim())))
-            .map(|n| n.id)
-            .ok_or_else(|| {
-                Error::invalid(
-                    &format!("input.{field}"),
-                    format!(
-                        "Halo has no {what} named {name:?} (it has: {})",
-                        list.iter().filter_map(|n| n.name.clone()).collect::<Vec<_>>().join(", ")
-                    ),
-                    format!("Name one of Halo's {what}s, or leave {field} out."),
-                )
-            })
+        Tickets { halo, lookups: Lookups::default(), clients: None, requests }
     }
 
     fn active_clients(&mut self, ctx: &mut Context) -> Result<&[Client], Error> {
@@ -90,46 +63,18 @@ impl TicketWriter for Tickets {
         input: &PostTicketsInput,
         with_priorities: bool,
     ) -> Result<Targets, Error> {
-        self.halo.api.pace(ctx);
-        let named = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
-        let mut fixed = serde_json::Map::new();
-        if let Some(name) = named(&input.ticket_type) {
-            let types: Vec<Named> = self.lookup_list(ctx, "/TicketType", "reading the ticket types")?;
-            fixed.insert("tickettype_id".into(), json!(Self::resolve(&types, &name, "ticket type", "ticket_type")?));
-        }
-        if let Some(name) = named(&input.team) {
-            let teams: Vec<Named> = self.lookup_list(ctx, "/Team", "reading the teams")?;
-            Self::resolve(&teams, &name, "team", "team")?;
-            fixed.insert("team".into(), json!(name));
-        }
-        if let Some(name) = named(&input.agent) {
-            let agents: Vec<Named> = self.lookup_list(ctx, "/Agent", "reading the agents")?;
-            let by_email = agents.iter().find(|a| a.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(&name)));
-            let id = match by_email {
-                Some(agent) => agent.id,
-                None => Self::resolve(&agents, &name, "agent", "agent")?,
-            };
-            fixed.insert("agent_id".into(), json!(id));
-        }
-        for (value, lookup, what, field, key) in [
-            (&input.impact, IMPACT_LOOKUP, "impact", "impact", "impact"),
-            (&input.urgency, URGENCY_LOOKUP, "urgency", "urgency", "urgency"),
-        ] {
-            if let Some(name) = named(value) {
-                let list: Vec<Named> =
-                    self.lookup_list(ctx, &format!("/Lookup?lookupid={lookup}"), &format!("reading the {what} list"))?;
-                fixed.insert(key.into(), json!(Self::resolve(&list, &name, what, field)?));
-            }
-        }
-        if let Some(category) = named(&input.category) {
-            fixed.insert("category_1".into(), json!(category));
-        }
-        let statuses: Vec<Named> = self.lookup_list(ctx, "/Status?type=ticket", "reading the ticket statuses")?;
-        let closed = statuses
-            .iter()
-            .filter(|s| s.kind.as_deref().is_some_and(|k| k.eq_ignore_ascii_case("closed")))
-            .map(|s| s.id.to_string())
-            .collect();
+        let fields = TicketFields {
+            ticket_type: input.ticket_type.clone(),
+            team: input.team.clone(),
+            agent: input.agent.clone(),
+            category: input.category.clone(),
+            impact: input.impact.clone(),
+            urgency: input.urgency.clone(),
+            ..no_fields()
+        };
+        let fixed = self.record_of(ctx, &fields, "input.")?;
+        let statuses = self.lookups.list(ctx, &mut self.halo, List::Status)?.to_vec();
+        let closed = statuses.iter().filter(|s| is_closed(s)).map(|s| s.id.to_string()).collect();
         // Halo marks no default status: a new ticket's own default is "New".
         let statuses: Vec<Target> = statuses
             .into_iter()
@@ -140,13 +85,11 @@ impl TicketWriter for Tickets {
             .collect();
         let mut priorities = Vec::new();
         if with_priorities {
-            let found: Vec<Priority> = self.lookup_list(ctx, "/Priority", "reading the priorities")?;
-            priorities = found
-                .into_iter()
-                .map(|p| Target { id: p.priorityid.to_string(), name: p.name.unwrap_or_default(), default: false })
+            priorities = (self.lookups.list(ctx, &mut self.halo, List::Priority)?.iter())
+                .map(|p| Target { id: p.id.to_string(), name: p.name.clone().unwrap_or_default(), default: false })
                 .collect();
         }
-        let outcome = named(&input.note_outcome).unwrap_or_else(|| DEFAULT_OUTCOME.to_string());
+        let outcome = given(&input.note_outcome).unwrap_or(DEFAULT_OUTCOME).to_string();
         self.requests = Requests { api: self.halo.api.clone(), fixed, outcome };
         Ok(Targets { place: "Halo".into(), statuses, priorities, closed })
     }
@@ -231,7 +174,7 @@ impl TicketRequests for Requests {
     fn create(&self, new: &NewTicket) -> Request {
         let mut record = self.fixed.clone();
         record.insert("summary".into(), json!(new.summary));
-        record.insert("details".into(), json!(html(&new.description)));
+        record.insert("details".into(), json!(html::from_text(&new.description)));
         record.insert("client_id".into(), numeric(new.company));
         record.insert("status_id".into(), numeric(&new.status.id));
         record.insert("third_party_id_string".into(), json!(new.key));
@@ -292,7 +235,7 @@ impl TicketRequests for Requests {
     }
 }
 
-fn lookup_request(api: &HaloApi, key: &str) -> Request {
+pub(super) fn lookup_request(api: &HaloApi, key: &str) -> Request {
     let size = PAGE_SIZE.to_string();
     api.get(format!(
         "/Tickets?{}",
@@ -301,7 +244,11 @@ fn lookup_request(api: &HaloApi, key: &str) -> Request {
 }
 
 /// The ticket stored under exactly `key` (Halo's filter may match loosely), lowest id first.
-fn looked_up(api: &HaloApi, key: &str, outcome: Result<Response, HttpError>) -> Result<Option<Existing>, Error> {
+pub(super) fn looked_up(
+    api: &HaloApi,
+    key: &str,
+    outcome: Result<Response, HttpError>,
+) -> Result<Option<Existing>, Error> {
     let page: TicketPage = api.decode(&format!("looking up ticket {key}"), outcome)?;
     let mut found: Vec<&Ticket> =
         page.tickets.iter().filter(|t| t.third_party_id_string.as_deref() == Some(key)).collect();
@@ -311,11 +258,6 @@ fn looked_up(api: &HaloApi, key: &str, outcome: Result<Response, HttpError>) -> 
         key: key.to_string(),
         status_id: t.status_id.map(|s| s.to_string()),
     }))
-}
-
-/// Text as Halo's HTML details: escaped, line breaks kept.
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\n', "<br>")
 }
 
 /// Halo ids are numbers on the wire; ours are strings.
