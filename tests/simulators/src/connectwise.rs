@@ -3,7 +3,7 @@
 //! record, PUT works), boards and statuses, service tickets, notes, and CW list semantics.
 
 use crate::conditions::{FType, Schema};
-use crate::data::{BoardStatus, CustomFieldDef, Dataset};
+use crate::data::{BoardStatus, BoardTeam, BoardType, CustomFieldDef, Dataset, Member};
 use crate::faults::Control;
 use crate::generate::{COMPANY_STATUSES, COUNTRIES};
 use crate::paging::{Filter, ListQuery, list};
@@ -60,6 +60,13 @@ const TICKET_SCHEMA: Schema = Schema {
         ("priority/id", FType::Number),
         ("priority/name", FType::Text),
         ("contactEmailAddress", FType::Text),
+        ("owner/id", FType::Number),
+        ("owner/identifier", FType::Text),
+        ("owner/name", FType::Text),
+        ("team/id", FType::Number),
+        ("team/name", FType::Text),
+        ("type/id", FType::Number),
+        ("type/name", FType::Text),
         ("closedFlag", FType::Bool),
         ("_info/dateEntered", FType::Date),
         ("_info/lastUpdated", FType::Date),
@@ -88,6 +95,46 @@ const STATUS_SCHEMA: Schema = Schema {
         ("inactive", FType::Bool),
         ("closedStatus", FType::Bool),
         ("defaultFlag", FType::Bool),
+    ],
+    aliases: &[],
+};
+
+const MEMBER_SCHEMA: Schema = Schema {
+    fields: &[
+        ("id", FType::Number),
+        ("identifier", FType::Text),
+        ("firstName", FType::Text),
+        ("lastName", FType::Text),
+        ("officeEmail", FType::Text),
+        ("defaultEmail", FType::Text),
+        ("inactiveFlag", FType::Bool),
+        ("licenseClass", FType::Text),
+    ],
+    aliases: &[],
+};
+
+const TEAM_SCHEMA: Schema = Schema {
+    fields: &[
+        ("id", FType::Number),
+        ("name", FType::Text),
+        ("boardId", FType::Number),
+        ("defaultFlag", FType::Bool),
+        ("teamLeader/id", FType::Number),
+        ("teamLeader/identifier", FType::Text),
+    ],
+    aliases: &[],
+};
+
+const TYPE_SCHEMA: Schema = Schema {
+    fields: &[
+        ("id", FType::Number),
+        ("name", FType::Text),
+        ("category", FType::Text),
+        ("board/id", FType::Number),
+        ("board/name", FType::Text),
+        ("defaultFlag", FType::Bool),
+        ("inactiveFlag", FType::Bool),
+        ("requestForChangeFlag", FType::Bool),
     ],
     aliases: &[],
 };
@@ -127,8 +174,19 @@ const COMPANY_WRITABLE: [&str; 13] = [
     "customFields",
 ];
 
-const TICKET_WRITABLE: [&str; 7] =
-    ["summary", "status", "board", "company", "priority", "externalXRef", "contactEmailAddress"];
+const TICKET_WRITABLE: [&str; 11] = [
+    "summary",
+    "status",
+    "board",
+    "company",
+    "priority",
+    "externalXRef",
+    "contactEmailAddress",
+    "owner",
+    "team",
+    "type",
+    "customFields",
+];
 
 fn now_iso() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -197,31 +255,26 @@ fn custom_value(def: &CustomFieldDef, v: &Value) -> Result<Option<Value>, String
 }
 
 /// A whole-array replacement: every defined field is listed, those not sent become unset.
-fn replace_custom_fields(defs: &[CustomFieldDef], sent: &Value) -> Result<Value, Vec<Value>> {
+fn replace_custom_fields(defs: &[CustomFieldDef], sent: &Value, r: &str) -> Result<Value, Vec<Value>> {
     let Some(items) = sent.as_array() else {
-        return Err(vec![field_error("InvalidField", "customFields must be an array", "Company", "customFields")]);
+        return Err(vec![field_error("InvalidField", "customFields must be an array", r, "customFields")]);
     };
     let mut values: BTreeMap<i64, Option<Value>> = BTreeMap::new();
     let mut errors = Vec::new();
     for item in items {
         let Some(id) = item.get("id").and_then(Value::as_i64) else {
-            errors.push(field_error("InvalidField", "Each custom field needs a numeric id", "Company", "customFields"));
+            errors.push(field_error("InvalidField", "Each custom field needs a numeric id", r, "customFields"));
             continue;
         };
         let Some(def) = defs.iter().find(|d| d.id == id) else {
-            errors.push(field_error(
-                "InvalidField",
-                &format!("Custom field {id} is not defined"),
-                "Company",
-                "customFields",
-            ));
+            errors.push(field_error("InvalidField", &format!("Custom field {id} is not defined"), r, "customFields"));
             continue;
         };
         match custom_value(def, item.get("value").unwrap_or(&Value::Null)) {
             Ok(v) => {
                 values.insert(id, v);
             }
-            Err(m) => errors.push(field_error("InvalidField", &m, "Company", "customFields")),
+            Err(m) => errors.push(field_error("InvalidField", &m, r, "customFields")),
         }
     }
     if !errors.is_empty() {
@@ -291,6 +344,14 @@ fn apply_patch(rec: &mut Value, body: &[u8], writable: &[&str], resource: &str) 
     Ok(touched)
 }
 
+/// A reference sent as `{"id": n}`, or without an id as `{key: "text"}` (case-insensitive).
+fn ref_matches(sent: &Value, id: i64, key: &str, text: &str) -> bool {
+    match sent.get("id") {
+        Some(v) => v.as_i64() == Some(id),
+        None => sent.get(key).and_then(Value::as_str).is_some_and(|n| n.trim().eq_ignore_ascii_case(text.trim())),
+    }
+}
+
 fn text_len_ok(v: &Value, max: usize) -> bool {
     v.as_str().is_some_and(|s| s.chars().count() <= max)
 }
@@ -324,7 +385,12 @@ impl CwState {
                 c["customFields"] = cfs;
             }
         }
-        let tickets = by_id(&d.connectwise.tickets);
+        let mut tickets = by_id(&d.connectwise.tickets);
+        let tdefs = &d.connectwise.ticket_custom_fields;
+        for t in tickets.values_mut() {
+            let cfs = fill_custom_fields(tdefs, t.get("customFields"));
+            t["customFields"] = cfs;
+        }
         let notes = by_id(&d.connectwise.notes);
         CwState {
             next_ticket_id: tickets.keys().next_back().map_or(1, |k| k + 1).max(5001),
@@ -424,7 +490,9 @@ impl CwSim {
     fn board_json(&self, id: i64) -> Option<Value> {
         let b = self.data.connectwise.boards.iter().find(|b| b.id == id)?;
         Some(json!({"id": b.id, "name": b.name, "inactiveFlag": b.inactive_flag, "projectFlag": b.project_flag,
-                    "_info": {"statuses_href": format!("{}{}/service/boards/{}/statuses", self.site, self.base_path, b.id)}}))
+                    "_info": {"statuses_href": format!("{}{}/service/boards/{}/statuses", self.site, self.base_path, b.id),
+                              "teams_href": format!("{}{}/service/boards/{}/teams", self.site, self.base_path, b.id),
+                              "types_href": format!("{}{}/service/boards/{}/types", self.site, self.base_path, b.id)}}))
     }
 
     fn board_ref(&self, id: i64) -> Value {
@@ -435,6 +503,39 @@ impl CwSim {
     fn status_json(&self, s: &BoardStatus) -> Value {
         json!({"id": s.id, "name": s.name, "board": self.board_ref(s.board_id), "sortOrder": s.sort_order,
                "displayOnBoard": true, "inactive": s.inactive, "closedStatus": s.closed_status, "defaultFlag": s.default_flag})
+    }
+
+    fn member_ref(&self, id: i64) -> Value {
+        match self.data.connectwise.members.iter().find(|m| m.id == id) {
+            Some(m) => json!({"id": m.id, "identifier": m.identifier, "name": m.name()}),
+            None => json!({"id": id}),
+        }
+    }
+
+    fn member_json(&self, m: &Member) -> Value {
+        json!({"id": m.id, "identifier": m.identifier, "firstName": m.first_name, "lastName": m.last_name,
+               "officeEmail": m.office_email, "defaultEmail": "Office", "inactiveFlag": m.inactive_flag,
+               "licenseClass": m.license_class,
+               "_info": {"member_href": format!("{}{}/system/members/{}", self.site, self.base_path, m.id)}})
+    }
+
+    fn members_json(&self) -> Vec<Value> {
+        self.data.connectwise.members.iter().map(|m| self.member_json(m)).collect()
+    }
+
+    fn team_json(&self, t: &BoardTeam) -> Value {
+        let mut v = json!({"id": t.id, "name": t.name, "boardId": t.board_id, "members": t.members,
+                           "defaultFlag": t.default_flag, "notifyOnTicketDelete": false});
+        if let Some(l) = t.team_leader_id {
+            v["teamLeader"] = self.member_ref(l);
+        }
+        v
+    }
+
+    fn type_json(&self, t: &BoardType) -> Value {
+        json!({"id": t.id, "name": t.name, "category": t.category, "defaultFlag": t.default_flag,
+               "inactiveFlag": t.inactive_flag, "requestForChangeFlag": t.request_for_change_flag,
+               "board": self.board_ref(t.board_id)})
     }
 
     fn priority_json(&self) -> Vec<Value> {
@@ -545,6 +646,7 @@ impl CwSim {
             match replace_custom_fields(
                 &self.data.connectwise.custom_fields,
                 rec.get("customFields").unwrap_or(&Value::Null),
+                "Company",
             ) {
                 Ok(cfs) => rec["customFields"] = cfs,
                 Err(errors) => return invalid("Company", errors),
@@ -577,8 +679,11 @@ impl CwSim {
                 rec[keep] = v.clone();
             }
         }
-        match replace_custom_fields(&self.data.connectwise.custom_fields, rec.get("customFields").unwrap_or(&json!([])))
-        {
+        match replace_custom_fields(
+            &self.data.connectwise.custom_fields,
+            rec.get("customFields").unwrap_or(&json!([])),
+            "Company",
+        ) {
             Ok(cfs) => rec["customFields"] = cfs,
             Err(errors) => return invalid("Company", errors),
         }
@@ -591,8 +696,16 @@ impl CwSim {
 
     // ---- tickets ----
 
-    /// Resolve and check a ticket's fields (create, or a patched record); returns the canonical record.
-    fn build_ticket(&self, st: &CwState, input: &Value, creating: bool) -> Result<Value, Vec<Value>> {
+    /// Resolve and check a ticket's fields (create, or a patched record against its `original`);
+    /// `customFields` is replaced whole when `cf_sent`, otherwise kept. Returns the canonical record.
+    fn build_ticket(
+        &self,
+        st: &CwState,
+        input: &Value,
+        original: Option<&Value>,
+        cf_sent: bool,
+    ) -> Result<Value, Vec<Value>> {
+        let creating = original.is_none();
         let r = "Ticket";
         let cw = &self.data.connectwise;
         let mut errors = Vec::new();
@@ -675,6 +788,61 @@ impl CwSim {
                 )),
             }
         }
+        // The owner: a member by id or identifier; an inactive one cannot be made the owner.
+        let owner_in = input.get("owner").cloned().unwrap_or(Value::Null);
+        if !owner_in.is_null() {
+            match cw.members.iter().find(|m| ref_matches(&owner_in, m.id, "identifier", &m.identifier)) {
+                None => errors.push(field_error("InvalidField", "owner does not exist", r, "owner")),
+                Some(m) => {
+                    let unchanged = original.and_then(|o| o.pointer("/owner/id")).and_then(Value::as_i64) == Some(m.id);
+                    if m.inactive_flag && !unchanged {
+                        errors.push(field_error(
+                            "InvalidField",
+                            &format!("owner {} is inactive", m.identifier),
+                            r,
+                            "owner",
+                        ));
+                    } else {
+                        out.insert("owner".into(), json!({"id": m.id, "identifier": m.identifier, "name": m.name()}));
+                    }
+                }
+            }
+        }
+        // Team and type: by id or name, among the ticket's board's own.
+        if let Some(b) = board {
+            let teams: Vec<(i64, &str)> =
+                cw.teams.iter().filter(|t| t.board_id == b.id).map(|t| (t.id, t.name.as_str())).collect();
+            let types: Vec<(i64, &str)> =
+                cw.types.iter().filter(|t| t.board_id == b.id).map(|t| (t.id, t.name.as_str())).collect();
+            for (key, on_board) in [("team", teams), ("type", types)] {
+                let sent = input.get(key).cloned().unwrap_or(Value::Null);
+                if sent.is_null() {
+                    continue;
+                }
+                match on_board.iter().find(|(id, name)| ref_matches(&sent, *id, "name", name)) {
+                    Some((id, name)) => {
+                        out.insert(key.into(), json!({"id": id, "name": name}));
+                    }
+                    None => errors.push(field_error(
+                        "InvalidField",
+                        &format!("{key} is not valid for board {}", b.name),
+                        r,
+                        key,
+                    )),
+                }
+            }
+        }
+        let tdefs = &cw.ticket_custom_fields;
+        if cf_sent {
+            match replace_custom_fields(tdefs, input.get("customFields").unwrap_or(&Value::Null), r) {
+                Ok(cfs) => {
+                    out.insert("customFields".into(), cfs);
+                }
+                Err(e) => errors.extend(e),
+            }
+        } else {
+            out.insert("customFields".into(), fill_custom_fields(tdefs, input.get("customFields")));
+        }
         let prio_in = input.get("priority").cloned().unwrap_or(Value::Null);
         let prio = if prio_in.is_null() {
             cw.priorities.iter().find(|p| p.default_flag).or(cw.priorities.first())
@@ -731,7 +899,8 @@ impl CwSim {
             );
         }
         let mut st = self.st();
-        let mut rec = match self.build_ticket(&st, &input, true) {
+        let cf_sent = input.get("customFields").is_some_and(|v| !v.is_null());
+        let mut rec = match self.build_ticket(&st, &input, None, cf_sent) {
             Ok(r) => r,
             Err(errors) => return invalid("Ticket", errors),
         };
@@ -762,10 +931,12 @@ impl CwSim {
         let mut st = self.st();
         let Some(original) = st.tickets.get(&id).cloned() else { return not_found("Ticket") };
         let mut rec = original.clone();
-        if let Err(r) = apply_patch(&mut rec, body, &TICKET_WRITABLE, "Ticket") {
-            return r;
-        }
-        let built = match self.build_ticket(&st, &rec, false) {
+        let touched = match apply_patch(&mut rec, body, &TICKET_WRITABLE, "Ticket") {
+            Ok(t) => t,
+            Err(r) => return r,
+        };
+        let cf_sent = touched.iter().any(|t| t == "customFields");
+        let built = match self.build_ticket(&st, &rec, Some(&original), cf_sent) {
             Ok(b) => b,
             Err(errors) => return invalid("Ticket", errors),
         };
@@ -872,6 +1043,46 @@ impl CwSim {
                     None => not_found("Status"),
                 }
             }
+            ["service", "boards", _, "teams"] if get => match id(2).filter(|i| cw.boards.iter().any(|b| b.id == *i)) {
+                None => not_found("Board"),
+                Some(b) => {
+                    let teams: Vec<Value> =
+                        cw.teams.iter().filter(|t| t.board_id == b).map(|t| self.team_json(t)).collect();
+                    self.list_reply(req, &TEAM_SCHEMA, teams.iter().collect())
+                }
+            },
+            ["service", "boards", _, "teams", _] if get => {
+                match cw.teams.iter().find(|t| Some(t.board_id) == id(2) && Some(t.id) == id(4)) {
+                    Some(t) => Reply::json(200, &self.team_json(t)),
+                    None => not_found("Team"),
+                }
+            }
+            ["service", "boards", _, "types"] if get => match id(2).filter(|i| cw.boards.iter().any(|b| b.id == *i)) {
+                None => not_found("Board"),
+                Some(b) => {
+                    let types: Vec<Value> =
+                        cw.types.iter().filter(|t| t.board_id == b).map(|t| self.type_json(t)).collect();
+                    self.list_reply(req, &TYPE_SCHEMA, types.iter().collect())
+                }
+            },
+            ["service", "boards", _, "types", _] if get => {
+                match cw.types.iter().find(|t| Some(t.board_id) == id(2) && Some(t.id) == id(4)) {
+                    Some(t) => Reply::json(200, &self.type_json(t)),
+                    None => not_found("Type"),
+                }
+            }
+            ["system", "members"] if get => {
+                let members = self.members_json();
+                self.list_reply(req, &MEMBER_SCHEMA, members.iter().collect())
+            }
+            ["system", "members", "count"] if get => {
+                let members = self.members_json();
+                self.count_reply(req, &MEMBER_SCHEMA, members.iter().collect())
+            }
+            ["system", "members", _] if get => match cw.members.iter().find(|m| Some(m.id) == id(2)) {
+                Some(m) => Reply::json(200, &self.member_json(m)),
+                None => not_found("Member"),
+            },
             ["service", "priorities"] if get => {
                 let prios = self.priority_json();
                 self.list_reply(req, &PRIORITY_SCHEMA, prios.iter().collect())
@@ -913,7 +1124,7 @@ impl CwSim {
                     None => not_found("Note"),
                 }
             }
-            ["company", ..] | ["service", ..] => method_not_allowed_or_404(req),
+            ["company", ..] | ["service", ..] | ["system", ..] => method_not_allowed_or_404(req),
             _ => not_found("Resource"),
         }
     }
@@ -1006,6 +1217,10 @@ impl App for CwSim {
             "boards": cw.boards.iter().filter_map(|b| self.board_json(b.id)).collect::<Vec<_>>(),
             "statuses": cw.statuses.iter().map(|s| self.status_json(s)).collect::<Vec<_>>(),
             "priorities": self.priority_json(),
+            "members": self.members_json(),
+            "teams": cw.teams.iter().map(|t| self.team_json(t)).collect::<Vec<_>>(),
+            "types": cw.types.iter().map(|t| self.type_json(t)).collect::<Vec<_>>(),
+            "ticket_custom_fields": cw.ticket_custom_fields,
             "tickets": st.tickets.values().collect::<Vec<_>>(),
             "notes": notes,
             "requests_total": requests.as_object().map_or(0, |m| m.values().filter_map(Value::as_u64).sum::<u64>()),

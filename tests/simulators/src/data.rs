@@ -134,6 +134,77 @@ pub struct ConnectWiseData {
     /// Ticket notes, CW shape plus `ticketId`.
     #[serde(default)]
     pub notes: Vec<Value>,
+    /// `GET /system/members` (absent in older files: generated at start).
+    #[serde(default)]
+    pub members: Vec<Member>,
+    /// `GET /service/boards/{id}/teams`, every board's.
+    #[serde(default)]
+    pub teams: Vec<BoardTeam>,
+    /// `GET /service/boards/{id}/types`, every board's.
+    #[serde(default)]
+    pub types: Vec<BoardType>,
+    /// Ticket custom field definitions; every ticket lists all of them.
+    #[serde(default)]
+    pub ticket_custom_fields: Vec<CustomFieldDef>,
+}
+
+/// A ConnectWise member (`licenseClass` F = full member, A = API member).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub id: i64,
+    pub identifier: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub office_email: Option<String>,
+    #[serde(default)]
+    pub inactive_flag: bool,
+    #[serde(default = "full_member")]
+    pub license_class: String,
+}
+
+fn full_member() -> String {
+    "F".into()
+}
+
+impl Member {
+    /// "John Smith", as a member reference names it.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name).trim().to_string()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardTeam {
+    pub id: i64,
+    pub name: String,
+    pub board_id: i64,
+    #[serde(default)]
+    pub team_leader_id: Option<i64>,
+    /// Member ids.
+    #[serde(default)]
+    pub members: Vec<i64>,
+    #[serde(default)]
+    pub default_flag: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardType {
+    pub id: i64,
+    pub name: String,
+    pub board_id: i64,
+    /// Reactive or Proactive.
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub default_flag: bool,
+    #[serde(default)]
+    pub inactive_flag: bool,
+    #[serde(default)]
+    pub request_for_change_flag: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -321,6 +392,16 @@ impl Dataset {
     /// The id of the custom field with this caption, e.g. "ARMORcompanyId".
     pub fn custom_field_id(&self, caption: &str) -> Option<i64> {
         self.connectwise.custom_fields.iter().find(|d| d.caption == caption).map(|d| d.id)
+    }
+
+    /// The id of the ticket custom field with this caption, e.g. "Customer Reference".
+    pub fn ticket_custom_field_id(&self, caption: &str) -> Option<i64> {
+        self.connectwise.ticket_custom_fields.iter().find(|d| d.caption == caption).map(|d| d.id)
+    }
+
+    /// The member with this identifier (case-insensitive), e.g. "jsmith".
+    pub fn member(&self, identifier: &str) -> Option<&Member> {
+        self.connectwise.members.iter().find(|m| m.identifier.eq_ignore_ascii_case(identifier))
     }
 
     /// The ARMORtickets board's id.

@@ -797,7 +797,7 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
     };
 
     let armor_tickets = armor_tickets(&mut g, &armor_accounts, n_tickets);
-    let (cw_tickets, cw_notes) = help_desk_tickets(&mut g, &companies_json, n_companies);
+    let (mut cw_tickets, cw_notes) = help_desk_tickets(&mut g, &companies_json, n_companies);
 
     let mut dataset = Dataset {
         seed: Some(seed),
@@ -811,12 +811,22 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
             boards,
             statuses,
             priorities: priorities(),
-            tickets: cw_tickets,
+            tickets: Vec::new(),
             notes: cw_notes,
+            members: Vec::new(),
+            teams: Vec::new(),
+            types: Vec::new(),
+            ticket_custom_fields: Vec::new(),
         },
         truth,
         halo: HaloData::default(),
     };
+    // Members, board teams and types, ticket custom fields: their own RNG, so everything generated
+    // before they existed stays the same for a seed.
+    let mut x = ticket_rng(seed);
+    ticket_reference(&mut x, &mut dataset.connectwise);
+    stamp_tickets(&mut x, &dataset.connectwise, &mut cw_tickets);
+    dataset.connectwise.tickets = cw_tickets;
     dataset.halo = halo_from_connectwise(&dataset.connectwise, seed);
     dataset
 }
@@ -1128,6 +1138,188 @@ fn help_desk_tickets(g: &mut Gen, companies: &[Value], n_companies: usize) -> (V
         tickets.push(t);
     }
     (tickets, notes)
+}
+
+fn ticket_rng(seed: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed ^ 0xc3_71c4_e75e)
+}
+
+/// Fill in the ticket reference data of a data file written before it existed (the generated
+/// values for its seed); a file that has any of it keeps what it has.
+pub fn fill_ticket_reference(cw: &mut ConnectWiseData, seed: u64) {
+    if cw.members.is_empty() && cw.teams.is_empty() && cw.types.is_empty() && cw.ticket_custom_fields.is_empty() {
+        ticket_reference(&mut ticket_rng(seed), cw);
+    }
+}
+
+/// Other members the MSP may have (first, last); five of them join jsmith.
+const MEMBER_POOL: [(&str, &str); 10] = [
+    ("Maria", "Garcia"),
+    ("Omar", "Haddad"),
+    ("Li", "Wei"),
+    ("Anna", "Kowalski"),
+    ("Kofi", "Mensah"),
+    ("Priya", "Nair"),
+    ("Lucas", "Martin"),
+    ("Emma", "Johansson"),
+    ("Diego", "Ramos"),
+    ("Sarah", "O'Brien"),
+];
+
+/// Per board name: the team and type every instance has, then optional extras (some names recur
+/// on other boards, so resolving a team or type by name across boards goes wrong).
+fn board_vocabulary(board: &str) -> ([&'static str; 4], [&'static str; 4]) {
+    match board.to_ascii_lowercase().as_str() {
+        "armortickets" => (
+            ["SOC", "Incident Response", "Threat Hunting", "Escalations"],
+            ["Security Incident", "Vulnerability", "Service Request", "Change Request"],
+        ),
+        "help desk" => (
+            ["Service Desk", "Field Services", "Escalations", "Projects"],
+            ["Incident", "Service Request", "Problem", "Change Request"],
+        ),
+        _ => (["General", "Escalations", "Tier 2", "Projects"], ["General", "Incident", "Service Request", "Problem"]),
+    }
+}
+
+/// Members (jsmith, five others, one of them inactive, and the API member), each board's teams and
+/// types, and the ticket custom fields; ids instance-specific.
+fn ticket_reference(x: &mut ChaCha8Rng, cw: &mut ConnectWiseData) {
+    let mut pool = MEMBER_POOL.to_vec();
+    pool.shuffle(x);
+    let mut people: Vec<(&str, &str, bool)> = vec![("John", "Smith", false)];
+    people.extend(pool.iter().take(5).enumerate().map(|(i, (f, l))| (*f, *l, i == 4)));
+    people.shuffle(x);
+    let mut next = 140 + x.random_range(0..50i64);
+    let mut members = Vec::new();
+    let mut used = HashSet::new();
+    for (first, last, inactive) in people {
+        let base: String = format!("{}{}", &first[..1], last)
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .take(15)
+            .collect();
+        let identifier = (1..)
+            .map(|n| if n == 1 { base.clone() } else { format!("{base}{n}") })
+            .find(|i| used.insert(i.clone()))
+            .unwrap_or(base);
+        members.push(Member {
+            id: next,
+            office_email: Some(format!("{identifier}@msp.example")),
+            identifier,
+            first_name: first.into(),
+            last_name: last.into(),
+            inactive_flag: inactive,
+            license_class: "F".into(),
+        });
+        next += 1 + if x.random_bool(0.3) { x.random_range(1..6) } else { 0 };
+    }
+    members.push(Member {
+        id: next,
+        identifier: "APIMember".into(),
+        first_name: "API".into(),
+        last_name: "Member".into(),
+        office_email: None,
+        inactive_flag: false,
+        license_class: "A".into(),
+    });
+    let active: Vec<i64> =
+        members.iter().filter(|m| !m.inactive_flag && m.license_class != "A").map(|m| m.id).collect();
+
+    let mut teams = Vec::new();
+    let mut types = Vec::new();
+    let mut team_id = 20 + x.random_range(0..11i64);
+    let mut type_id = 40 + x.random_range(0..13i64);
+    for board in &cw.boards {
+        let (team_names, type_names) = board_vocabulary(&board.name);
+        let n_teams = x.random_range(2..=3);
+        let mut extra: Vec<&str> = team_names[1..].to_vec();
+        extra.shuffle(x);
+        for name in std::iter::once(team_names[0]).chain(extra.into_iter().take(n_teams - 1)) {
+            let mut on_team: Vec<i64> = active.sample(x, 3).copied().collect();
+            let leader = on_team.first().copied();
+            on_team.sort();
+            teams.push(BoardTeam {
+                id: team_id,
+                name: name.into(),
+                board_id: board.id,
+                team_leader_id: leader,
+                members: on_team,
+                default_flag: false,
+            });
+            team_id += 1 + if x.random_bool(0.3) { x.random_range(1..4) } else { 0 };
+        }
+        let n_types = x.random_range(2..=4);
+        let mut extra: Vec<&str> = type_names[1..].to_vec();
+        extra.shuffle(x);
+        for name in std::iter::once(type_names[0]).chain(extra.into_iter().take(n_types - 1)) {
+            let change = name.contains("Change");
+            types.push(BoardType {
+                id: type_id,
+                name: name.into(),
+                board_id: board.id,
+                category: if change || name == "Service Request" { "Proactive" } else { "Reactive" }.into(),
+                default_flag: false,
+                inactive_flag: false,
+                request_for_change_flag: change,
+            });
+            type_id += 1 + if x.random_bool(0.3) { x.random_range(1..4) } else { 0 };
+        }
+    }
+    // Custom field ids share one space with the company fields' (ConnectWise keeps all user-defined
+    // fields in one table).
+    let mut base = 70 + x.random_range(0..7i64);
+    while cw.custom_fields.iter().any(|d| d.id == base || d.id == base + 1) {
+        base += 2;
+    }
+    let def = |id: i64, caption: &str, t: &str| CustomFieldDef {
+        id,
+        caption: caption.into(),
+        field_type: t.into(),
+        entry_method: "EntryField".into(),
+        number_of_decimals: 0,
+    };
+    cw.ticket_custom_fields = vec![def(base, "Customer Reference", "Text"), def(base + 1, "Escalated", "Checkbox")];
+    cw.members = members;
+    cw.teams = teams;
+    cw.types = types;
+}
+
+/// Give seeded tickets an owner (an active member; jsmith owns the first), a team and a type of
+/// their board (each sometimes unset) and values for the ticket custom fields.
+fn stamp_tickets(x: &mut ChaCha8Rng, cw: &ConnectWiseData, tickets: &mut [Value]) {
+    let owners: Vec<&Member> = cw.members.iter().filter(|m| !m.inactive_flag && m.license_class != "A").collect();
+    for (i, t) in tickets.iter_mut().enumerate() {
+        let board = t["board"]["id"].as_i64();
+        let owner = if i == 0 { cw.members.iter().find(|m| m.identifier == "jsmith") } else { None };
+        let owner = owner.or_else(|| if x.random_bool(0.75) { owners.choose(x).copied() } else { None });
+        if let Some(m) = owner {
+            t["owner"] = json!({"id": m.id, "identifier": m.identifier, "name": m.name()});
+        }
+        let teams: Vec<&BoardTeam> = cw.teams.iter().filter(|tm| Some(tm.board_id) == board).collect();
+        if let Some(tm) = teams.choose(x).filter(|_| x.random_bool(0.6)) {
+            t["team"] = json!({"id": tm.id, "name": tm.name});
+        }
+        let types: Vec<&BoardType> = cw.types.iter().filter(|ty| Some(ty.board_id) == board).collect();
+        if let Some(ty) = types.choose(x).filter(|_| x.random_bool(0.7)) {
+            t["type"] = json!({"id": ty.id, "name": ty.name});
+        }
+        let null_unset = x.random_bool(0.5);
+        let n = 30_000 + i;
+        let cfs: Vec<Value> = cw
+            .ticket_custom_fields
+            .iter()
+            .map(|d| {
+                let v = match d.field_type.as_str() {
+                    "Checkbox" => x.random_bool(0.3).then(|| json!(x.random_bool(0.5))),
+                    _ => x.random_bool(0.3).then(|| json!(format!("PO-{n}"))),
+                };
+                custom_field_entry(d, v.or(null_unset.then_some(Value::Null)))
+            })
+            .collect();
+        t["customFields"] = Value::Array(cfs);
+    }
 }
 
 /// The no-flag data set: ~40 accounts, ~400 companies, ~200 tickets.

@@ -136,6 +136,8 @@ impl Simulators {
         if dataset.halo.is_empty() {
             dataset.halo = generate::halo_from_connectwise(&dataset.connectwise, dataset.seed.unwrap_or(0));
         }
+        // ...and from before members, board teams/types and ticket custom fields.
+        generate::fill_ticket_reference(&mut dataset.connectwise, dataset.seed.unwrap_or(0));
         let dataset = Arc::new(dataset);
         let armor_l =
             std::net::TcpListener::bind(("127.0.0.1", config.armor_port)).context("binding the ARMOR simulator")?;

@@ -591,3 +591,449 @@ fn boards_statuses_tickets_and_notes() {
     let state = sims.connectwise_state();
     assert_eq!(state["notes"][tid.to_string()].as_array().unwrap().len(), 2);
 }
+
+// ---- members, board teams and types, ticket owner/team/type/customFields ----
+
+#[test]
+fn generated_members_teams_types_and_ticket_fields() {
+    let mut team_ids = HashSet::new();
+    for seed in 0..25u64 {
+        let d = psa_bridge_sim::generate::generate(5, 60, 5, seed);
+        let cw = &d.connectwise;
+        let people: Vec<_> = cw.members.iter().filter(|m| m.license_class == "F").collect();
+        assert_eq!(people.len(), 6, "seed {seed}");
+        assert_eq!(people.iter().filter(|m| m.inactive_flag).count(), 1, "seed {seed}: one inactive member");
+        let jsmith = d.member("jsmith").expect("jsmith");
+        assert!(!jsmith.inactive_flag);
+        assert_eq!(jsmith.office_email.as_deref(), Some("jsmith@msp.example"));
+        let api = d.member("APIMember").expect("the API member");
+        assert_eq!(api.license_class, "A");
+        let member_ids: HashSet<i64> = cw.members.iter().map(|m| m.id).collect();
+        assert_eq!(member_ids.len(), cw.members.len());
+        for b in &cw.boards {
+            let teams: Vec<_> = cw.teams.iter().filter(|t| t.board_id == b.id).collect();
+            let types: Vec<_> = cw.types.iter().filter(|t| t.board_id == b.id).collect();
+            assert!((2..=3).contains(&teams.len()), "seed {seed} {}: {} teams", b.name, teams.len());
+            assert!((2..=4).contains(&types.len()), "seed {seed} {}: {} types", b.name, types.len());
+            assert_eq!(teams.iter().map(|t| &t.name).collect::<HashSet<_>>().len(), teams.len());
+            assert_eq!(types.iter().map(|t| &t.name).collect::<HashSet<_>>().len(), types.len());
+            for t in &teams {
+                assert!(t.members.iter().all(|m| member_ids.contains(m)));
+            }
+        }
+        let armor = d.armor_board_id().unwrap();
+        assert!(cw.teams.iter().any(|t| t.board_id == armor && t.name == "SOC"));
+        assert!(cw.types.iter().any(|t| t.board_id == armor && t.name == "Security Incident"));
+        team_ids.insert(cw.teams.iter().find(|t| t.name == "SOC").unwrap().id);
+        let captions: Vec<&str> = cw.ticket_custom_fields.iter().map(|f| f.caption.as_str()).collect();
+        assert_eq!(captions, ["Customer Reference", "Escalated"]);
+        assert_eq!(cw.ticket_custom_fields[1].field_type, "Checkbox");
+        assert!(cw.ticket_custom_fields.iter().all(|t| cw.custom_fields.iter().all(|c| c.id != t.id)));
+        // Seeded tickets: every ticket field listed; owner/team/type, when set, valid for the board.
+        for t in &cw.tickets {
+            let cfs = t["customFields"].as_array().unwrap();
+            assert_eq!(cfs.len(), 2);
+            let board = t["board"]["id"].as_i64().unwrap();
+            if let Some(o) = t.get("owner") {
+                let m = cw.members.iter().find(|m| o["id"] == m.id).unwrap();
+                assert!(!m.inactive_flag && m.identifier == o["identifier"]);
+            }
+            if let Some(tm) = t.get("team") {
+                assert!(cw.teams.iter().any(|x| x.id == tm["id"] && x.board_id == board && x.name == tm["name"]));
+            }
+            if let Some(ty) = t.get("type") {
+                assert!(cw.types.iter().any(|x| x.id == ty["id"] && x.board_id == board));
+            }
+        }
+        assert_eq!(d, psa_bridge_sim::generate::generate(5, 60, 5, seed), "deterministic");
+    }
+    assert!(team_ids.len() > 3, "team ids are instance-specific: {team_ids:?}");
+}
+
+#[test]
+fn members_list_get_count_and_conditions() {
+    let sims = start();
+    let d = sims.dataset();
+    let r = cw(&sims, "GET", "/system/members?pageSize=1000", None);
+    assert_eq!(r.status, 200);
+    let all = r.json();
+    assert_eq!(ids(&all).len(), d.connectwise.members.len());
+    assert!(ids(&all).windows(2).all(|w| w[0] < w[1]));
+    let jsmith = all.as_array().unwrap().iter().find(|m| m["identifier"] == "jsmith").unwrap().clone();
+    for (k, v) in [("firstName", "John"), ("lastName", "Smith"), ("officeEmail", "jsmith@msp.example")] {
+        assert_eq!(jsmith[k], v, "{k}");
+    }
+    assert_eq!(jsmith["inactiveFlag"], false);
+    let one = cw(&sims, "GET", &format!("/system/members/{}", jsmith["id"]), None);
+    assert_eq!((one.status, one.json()), (200, jsmith.clone()));
+    assert_eq!(cw(&sims, "GET", "/system/members/99999999", None).status, 404);
+    assert_eq!(cw(&sims, "GET", "/system/members/jsmith", None).status, 404);
+    assert_eq!(cw(&sims, "POST", "/system/members", Some(&json!({}))).status, 405);
+
+    let q = |cond: &str| cw(&sims, "GET", &format!("/system/members?conditions={}", enc(cond)), None);
+    let active = d.connectwise.members.iter().filter(|m| !m.inactive_flag).count();
+    assert_eq!(ids(&q("inactiveFlag = false").json()).len(), active);
+    let inactive = q("inactiveFlag = true").json();
+    assert_eq!(ids(&inactive).len(), 1);
+    assert_eq!(ids(&q("identifier = \"JSMITH\"").json()), vec![jsmith["id"].as_i64().unwrap()]);
+    assert_eq!(ids(&q("officeEmail like \"%@msp.example\" and licenseClass = \"F\"").json()).len(), 6);
+    assert_eq!(ids(&q("identifier = \"APIMember\" and licenseClass = \"A\"").json()).len(), 1);
+    assert_eq!(q("nosuch = 1").status, 400);
+    let r = cw(&sims, "GET", &format!("/system/members/count?conditions={}", enc("inactiveFlag = false")), None);
+    assert_eq!(r.json(), json!({"count": active}));
+    let r = cw(&sims, "GET", "/system/members?fields=id,identifier&pageSize=2", None);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert_eq!(r.json()[0].as_object().unwrap().len(), 2);
+    assert!(link(&r, "next").unwrap().contains("page=2"));
+}
+
+#[test]
+fn board_teams_and_types() {
+    let sims = start();
+    let d = sims.dataset();
+    let armor = d.armor_board_id().unwrap();
+    let mut seen_teams = HashSet::new();
+    for b in &d.connectwise.boards {
+        let teams = cw(&sims, "GET", &format!("/service/boards/{}/teams", b.id), None).json();
+        let teams = teams.as_array().unwrap();
+        assert!((2..=3).contains(&teams.len()), "{}", b.name);
+        for t in teams {
+            assert_eq!(t["boardId"], b.id);
+            assert!(t["name"].is_string() && t["members"].is_array());
+            assert!(seen_teams.insert(t["id"].as_i64().unwrap()), "team ids are unique");
+            let one = cw(&sims, "GET", &format!("/service/boards/{}/teams/{}", b.id, t["id"]), None);
+            assert_eq!(one.json(), *t);
+        }
+        let types = cw(&sims, "GET", &format!("/service/boards/{}/types", b.id), None).json();
+        let types = types.as_array().unwrap();
+        assert!((2..=4).contains(&types.len()), "{}", b.name);
+        for t in types {
+            assert_eq!(t["board"]["id"], b.id);
+            assert_eq!(t["board"]["name"], b.name.as_str());
+            assert!(t["category"].is_string() && t["inactiveFlag"] == false);
+        }
+    }
+    let soc =
+        cw(&sims, "GET", &format!("/service/boards/{armor}/teams?conditions={}", enc("name = \"soc\"")), None).json();
+    assert_eq!(soc.as_array().unwrap().len(), 1);
+    let types = cw(
+        &sims,
+        "GET",
+        &format!("/service/boards/{armor}/types?conditions={}", enc("name=\"Security Incident\"")),
+        None,
+    )
+    .json();
+    assert_eq!(types.as_array().unwrap().len(), 1);
+    // Another board's team is not this board's.
+    let help_team = d.connectwise.teams.iter().find(|t| t.board_id != armor).unwrap();
+    assert_eq!(cw(&sims, "GET", &format!("/service/boards/{armor}/teams/{}", help_team.id), None).status, 404);
+    assert_eq!(cw(&sims, "GET", "/service/boards/424242/teams", None).status, 404);
+    assert_eq!(cw(&sims, "GET", "/service/boards/424242/types", None).status, 404);
+    // The state shows them, like statuses; the truth is untouched.
+    let state = sims.connectwise_state();
+    assert_eq!(state["members"].as_array().unwrap().len(), d.connectwise.members.len());
+    assert_eq!(state["teams"].as_array().unwrap().len(), d.connectwise.teams.len());
+    assert_eq!(state["types"].as_array().unwrap().len(), d.connectwise.types.len());
+    assert_eq!(state["ticket_custom_fields"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        state["teams"][0],
+        cw(&sims, "GET", &format!("/service/boards/{}/teams", d.connectwise.teams[0].board_id), None).json()[0]
+    );
+}
+
+fn tcf<'a>(ticket: &'a Value, caption: &str) -> &'a Value {
+    ticket["customFields"].as_array().unwrap().iter().find(|f| f["caption"] == caption).unwrap()
+}
+
+fn unset(v: &Value) -> bool {
+    v.get("value").is_none_or(Value::is_null)
+}
+
+#[test]
+fn ticket_owner_team_type_and_custom_fields() {
+    let sims = start();
+    let d = sims.dataset();
+    let cwd = &d.connectwise;
+    let armor = d.armor_board_id().unwrap();
+    let company = d.truth.accounts.iter().find(|t| t.kind == "exact").unwrap().company_ids[0];
+    let jsmith = d.member("jsmith").unwrap().clone();
+    let other = cwd.members.iter().find(|m| !m.inactive_flag && m.license_class == "F" && m.id != jsmith.id).unwrap();
+    let leaver = cwd.members.iter().find(|m| m.inactive_flag).unwrap();
+    let soc = cwd.teams.iter().find(|t| t.board_id == armor && t.name == "SOC").unwrap();
+    let soc2 = cwd.teams.iter().find(|t| t.board_id == armor && t.name != "SOC").unwrap();
+    let incident = cwd.types.iter().find(|t| t.board_id == armor && t.name == "Security Incident").unwrap();
+    let help_team = cwd.teams.iter().find(|t| t.board_id != armor).unwrap();
+    let help_type = cwd.types.iter().find(|t| t.board_id != armor).unwrap();
+    let (cref, esc) =
+        (d.ticket_custom_field_id("Customer Reference").unwrap(), d.ticket_custom_field_id("Escalated").unwrap());
+
+    let ticket = |extra: Value| {
+        let mut t = json!({"summary": "Suspicious login", "board": {"id": armor}, "company": {"id": company}});
+        for (k, v) in extra.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        t
+    };
+    // Unset owner/team/type are absent; every ticket field is listed.
+    let r = cw(&sims, "POST", "/service/tickets", Some(&ticket(json!({}))));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let plain = r.json();
+    assert!(plain.get("owner").is_none() && plain.get("team").is_none() && plain.get("type").is_none());
+    assert_eq!(plain["customFields"].as_array().unwrap().len(), 2);
+    assert!(unset(tcf(&plain, "Customer Reference")) && unset(tcf(&plain, "Escalated")));
+
+    // Owner by identifier (any case), team by name, type by id, one custom field.
+    let r = cw(
+        &sims,
+        "POST",
+        "/service/tickets",
+        Some(&ticket(json!({"owner": {"identifier": "JSmith"}, "team": {"name": "soc"}, "type": {"id": incident.id},
+                            "customFields": [{"id": cref, "value": "PO-1"}], "externalXRef": "x"}))),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let t = r.json();
+    let tid = t["id"].as_i64().unwrap();
+    assert_eq!(t["owner"], json!({"id": jsmith.id, "identifier": "jsmith", "name": "John Smith"}));
+    assert_eq!(t["team"], json!({"id": soc.id, "name": "SOC"}));
+    assert_eq!(t["type"], json!({"id": incident.id, "name": "Security Incident"}));
+    assert_eq!(tcf(&t, "Customer Reference")["value"], "PO-1");
+    assert!(unset(tcf(&t, "Escalated")));
+    assert_eq!(cw(&sims, "GET", &format!("/service/tickets/{tid}"), None).json(), t);
+
+    // Bad refs are 400 InvalidField naming the field.
+    let bad_posts = [
+        (json!({"owner": {"id": 99999}}), "owner", "does not exist"),
+        (json!({"owner": {"identifier": "nobody"}}), "owner", "does not exist"),
+        (json!({"owner": {"identifier": leaver.identifier}}), "owner", "inactive"),
+        (json!({"owner": {"id": leaver.id}}), "owner", "inactive"),
+        (json!({"team": {"id": help_team.id}}), "team", "team is not valid for board ARMORtickets"),
+        (json!({"team": {"name": help_team.name}}), "team", "team is not valid for board ARMORtickets"),
+        (json!({"team": {"id": 99999}}), "team", "not valid"),
+        (json!({"type": {"id": help_type.id}}), "type", "type is not valid for board ARMORtickets"),
+        (json!({"type": {"name": "Nope"}}), "type", "not valid"),
+        (json!({"customFields": [{"id": 999, "value": "x"}]}), "customFields", "not defined"),
+        (json!({"customFields": [{"id": esc, "value": "yes"}]}), "customFields", "Checkbox"),
+        (json!({"customFields": {"id": esc}}), "customFields", "array"),
+    ];
+    let before = sims.connectwise_state()["tickets"].as_array().unwrap().len();
+    for (extra, field, msg) in &bad_posts {
+        let r = cw(&sims, "POST", "/service/tickets", Some(&ticket(extra.clone())));
+        assert_eq!(r.status, 400, "{extra}: {}", r.text());
+        let v = r.json();
+        assert_eq!(v["code"], "InvalidObject");
+        let e = v["errors"].as_array().unwrap().iter().find(|e| e["field"] == *field).unwrap_or_else(|| panic!("{v}"));
+        assert_eq!(e["code"], "InvalidField");
+        assert!(e["message"].as_str().unwrap().contains(msg), "{e}");
+    }
+    assert_eq!(sims.connectwise_state()["tickets"].as_array().unwrap().len(), before, "nothing created");
+
+    // PATCH: owner, team, type, summary, priority, status; lastUpdated moves, dateEntered stays.
+    let patch = |ops: Value| cw(&sims, "PATCH", &format!("/service/tickets/{tid}"), Some(&ops));
+    let closed = cwd.statuses.iter().find(|s| s.board_id == armor && s.name == "Closed").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = patch(json!([
+        {"op": "replace", "path": "owner", "value": {"identifier": other.identifier}},
+        {"op": "replace", "path": "/team", "value": {"id": soc2.id}},
+        {"op": "replace", "path": "type/name", "value": "security incident"},
+        {"op": "replace", "path": "summary", "value": "Suspicious login (confirmed)"},
+        {"op": "replace", "path": "priority", "value": {"name": "Priority 1 - Emergency Response"}},
+        {"op": "replace", "path": "status", "value": {"id": closed.id}}
+    ]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["owner"]["id"], other.id);
+    assert_eq!(v["owner"]["name"], format!("{} {}", other.first_name, other.last_name));
+    assert_eq!(v["team"], json!({"id": soc2.id, "name": soc2.name}));
+    assert_eq!(v["type"]["id"], incident.id);
+    assert_eq!(v["summary"], "Suspicious login (confirmed)");
+    assert_eq!(v["priority"]["id"], 1);
+    assert_eq!((v["status"]["name"].clone(), v["closedFlag"].clone()), (json!("Closed"), json!(true)));
+    assert_eq!(v["_info"]["dateEntered"], t["_info"]["dateEntered"]);
+    assert!(v["_info"]["lastUpdated"].as_str().unwrap() > t["_info"]["lastUpdated"].as_str().unwrap());
+    assert_eq!(tcf(&v, "Customer Reference")["value"], "PO-1", "customFields untouched are kept");
+    let new = cwd.statuses.iter().find(|s| s.board_id == armor && s.name == "New").unwrap();
+    let r = patch(json!([{"op": "replace", "path": "status", "value": {"id": new.id}}]));
+    assert_eq!(r.json()["closedFlag"], false, "closedFlag follows the status");
+
+    // customFields: only one sent wipes the other; the whole array keeps both.
+    let r = patch(json!([{"op": "replace", "path": "customFields", "value": [{"id": esc, "value": true}]}]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["customFields"].as_array().unwrap().len(), 2);
+    assert_eq!(tcf(&v, "Escalated")["value"], true);
+    assert!(unset(tcf(&v, "Customer Reference")), "Customer Reference wiped");
+    let mut whole = v["customFields"].clone();
+    for f in whole.as_array_mut().unwrap() {
+        if f["id"] == cref {
+            f["value"] = json!("PO-2");
+        }
+    }
+    let r = patch(json!([{"op": "replace", "path": "customFields", "value": whole}]));
+    let v = r.json();
+    assert_eq!(
+        (tcf(&v, "Customer Reference")["value"].clone(), tcf(&v, "Escalated")["value"].clone()),
+        (json!("PO-2"), json!(true))
+    );
+
+    // Bad PATCHes change nothing.
+    for (ops, field) in [
+        (json!([{"op": "replace", "path": "owner", "value": {"id": leaver.id}}]), "owner"),
+        (json!([{"op": "replace", "path": "owner/identifier", "value": "nobody"}]), "owner"),
+        (json!([{"op": "replace", "path": "team", "value": {"id": help_team.id}}]), "team"),
+        (json!([{"op": "replace", "path": "type", "value": {"name": help_type.name}}]), "type"),
+        (json!([{"op": "replace", "path": "customFields", "value": [{"id": esc, "value": 1}]}]), "customFields"),
+        // Moving to another board leaves the team and type behind.
+        (
+            json!([{"op": "replace", "path": "board", "value": {"id": help_team.board_id}},
+                {"op": "replace", "path": "status", "value": {"name": "New"}}]),
+            "team",
+        ),
+    ] {
+        let r = patch(ops.clone());
+        assert_eq!(r.status, 400, "{ops}: {}", r.text());
+        assert!(r.json()["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{}", r.text());
+    }
+    assert_eq!(cw(&sims, "GET", &format!("/service/tickets/{tid}"), None).json(), v, "failed PATCHes change nothing");
+    // Unassigning: null or remove.
+    let r = patch(json!([{"op": "replace", "path": "owner", "value": null}, {"op": "remove", "path": "team"}]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json().get("owner").is_none() && r.json().get("team").is_none());
+    assert_eq!(r.json()["type"]["id"], incident.id);
+}
+
+/// What a condition should select, evaluated on the state's tickets.
+type Pred = Box<dyn Fn(&Value) -> bool>;
+
+#[test]
+fn ticket_conditions_for_generic_search() {
+    let sims = start();
+    let d = sims.dataset();
+    let armor = d.armor_board_id().unwrap();
+    let company = d.truth.accounts.iter().find(|t| t.kind == "exact").unwrap().company_ids[0];
+    for (summary, owner, team, xref) in [
+        ("VPN tunnel down at branch", Some("jsmith"), Some("SOC"), Some("x")),
+        ("Suspicious vpn login", Some("jsmith"), Some("SOC"), None),
+        ("Malware on host", None, Some("SOC"), Some("x")),
+        ("Firewall change", Some("jsmith"), None, Some("y")),
+    ] {
+        let mut t = json!({"summary": summary, "board": {"name": "armortickets"}, "company": {"id": company}});
+        if let Some(o) = owner {
+            t["owner"] = json!({"identifier": o});
+        }
+        if let Some(tm) = team {
+            t["team"] = json!({"name": tm});
+        }
+        if let Some(x) = xref {
+            t["externalXRef"] = json!(x);
+        }
+        assert_eq!(cw(&sims, "POST", "/service/tickets", Some(&t)).status, 201);
+    }
+    let all: Vec<Value> = sims.connectwise_state()["tickets"].as_array().unwrap().clone();
+    let seeded_vpn = all.iter().filter(|t| t["summary"].as_str().unwrap().to_lowercase().contains("vpn")).count();
+    assert!(seeded_vpn > 2, "seeded Help Desk tickets mention VPN too");
+    let help_owner = all.iter().find_map(|t| t["owner"]["identifier"].as_str().filter(|_| t["board"]["id"] == 1));
+    assert!(help_owner.is_some(), "seeded tickets have owners");
+    let count = |cond: &str| -> Vec<i64> {
+        let r = cw(&sims, "GET", &format!("/service/tickets?pageSize=1000&conditions={}", enc(cond)), None);
+        assert_eq!(r.status, 200, "{cond}: {}", r.text());
+        let mut v = ids(&r.json());
+        v.sort();
+        let c = cw(&sims, "GET", &format!("/service/tickets/count?conditions={}", enc(cond)), None);
+        assert_eq!(c.json()["count"], v.len(), "{cond}");
+        v
+    };
+    let want = |f: &dyn Fn(&Value) -> bool| -> Vec<i64> {
+        let mut v: Vec<i64> = all.iter().filter(|t| f(t)).map(|t| t["id"].as_i64().unwrap()).collect();
+        v.sort();
+        v
+    };
+    let lower = |v: &Value| v.as_str().map(str::to_lowercase);
+    let cases: Vec<(String, Pred)> = vec![
+        (format!("company/id = {company}"), Box::new(move |t: &Value| t["company"]["id"] == company)),
+        ("status/name = \"New\"".into(), Box::new(|t: &Value| t["status"]["name"] == "New")),
+        ("closedFlag = false".into(), Box::new(|t: &Value| t["closedFlag"] == false)),
+        ("owner/identifier = \"jsmith\"".into(), Box::new(|t: &Value| t["owner"]["identifier"] == "jsmith")),
+        ("owner/identifier = null".into(), Box::new(|t: &Value| t.get("owner").is_none())),
+        ("team/name = \"SOC\"".into(), Box::new(|t: &Value| t["team"]["name"] == "SOC")),
+        ("board/name = \"ARMORtickets\"".into(), Box::new(|t: &Value| t["board"]["name"] == "ARMORtickets")),
+        ("summary contains \"vpn\"".into(), Box::new(move |t: &Value| lower(&t["summary"]).unwrap().contains("vpn"))),
+        ("summary contains \"VPN\"".into(), Box::new(move |t: &Value| lower(&t["summary"]).unwrap().contains("vpn"))),
+        (
+            "lastUpdated >= [2024-01-01T00:00:00Z]".into(),
+            Box::new(|t: &Value| t["_info"]["lastUpdated"].as_str().unwrap() >= "2024-01-01T00:00:00Z"),
+        ),
+        (
+            "lastUpdated >= [2025-05-01T00:00:00Z]".into(),
+            Box::new(|t: &Value| t["_info"]["lastUpdated"].as_str().unwrap() >= "2025-05-01T00:00:00Z"),
+        ),
+        ("externalXRef = \"x\"".into(), Box::new(|t: &Value| t["externalXRef"] == "x")),
+        (
+            format!(
+                "company/id = {company} and status/name = \"New\" and closedFlag = false and owner/identifier = \"jsmith\" \
+                 and team/name = \"SOC\" and board/name = \"ARMORtickets\" and summary contains \"vpn\" \
+                 and lastUpdated >= [2024-01-01T00:00:00Z] and externalXRef = \"x\""
+            ),
+            Box::new(move |t: &Value| {
+                t["company"]["id"] == company
+                    && t["owner"]["identifier"] == "jsmith"
+                    && t["team"]["name"] == "SOC"
+                    && lower(&t["summary"]).unwrap().contains("vpn")
+                    && t["externalXRef"] == "x"
+                    && t["status"]["name"] == "New"
+            }),
+        ),
+    ];
+    for (cond, f) in &cases {
+        assert_eq!(count(cond), want(f.as_ref()), "{cond}");
+    }
+    // The combination picks exactly the first created ticket.
+    assert_eq!(count(&cases.last().unwrap().0).len(), 1);
+    assert_eq!(count("summary contains \"vpn\" and board/id = 1").len(), seeded_vpn - 2);
+    // lastUpdated is _info/lastUpdated; team/id, type/name and owner/name work too.
+    assert_eq!(count("_info/lastUpdated >= [2025-05-01T00:00:00Z]"), count("lastUpdated >= [2025-05-01T00:00:00Z]"));
+    let soc = d.connectwise.teams.iter().find(|t| t.board_id == armor && t.name == "SOC").unwrap().id;
+    assert_eq!(count(&format!("team/id = {soc}")), count("team/name = \"soc\""));
+    assert_eq!(count("owner/name = \"john smith\""), count("owner/identifier = \"jsmith\""));
+    assert_eq!(count("type/name != null"), want(&|t: &Value| t.get("type").is_some()));
+    // customFieldConditions see ticket custom fields.
+    let with_ref = want(&|t: &Value| !unset(tcf(t, "Customer Reference")));
+    assert!(!with_ref.is_empty());
+    let r = cw(
+        &sims,
+        "GET",
+        &format!(
+            "/service/tickets?pageSize=1000&customFieldConditions={}",
+            enc("caption = \"Customer Reference\" and value != null")
+        ),
+        None,
+    );
+    let mut got = ids(&r.json());
+    got.sort();
+    assert_eq!(got, with_ref);
+}
+
+#[test]
+fn data_files_without_ticket_reference_data_get_it_at_start() {
+    let mut d = psa_bridge_sim::generate::generate(5, 60, 5, 3);
+    let expected = d.connectwise.clone();
+    d.connectwise.members.clear();
+    d.connectwise.teams.clear();
+    d.connectwise.types.clear();
+    d.connectwise.ticket_custom_fields.clear();
+    for t in &mut d.connectwise.tickets {
+        let o = t.as_object_mut().unwrap();
+        for k in ["owner", "team", "type", "customFields"] {
+            o.remove(k);
+        }
+    }
+    let sims = Simulators::start(SimConfig::with_dataset(d)).unwrap();
+    assert_eq!(sims.dataset().connectwise.members, expected.members);
+    assert_eq!(sims.dataset().connectwise.teams, expected.teams);
+    assert_eq!(sims.dataset().connectwise.ticket_custom_fields, expected.ticket_custom_fields);
+    let tickets = cw(&sims, "GET", "/service/tickets?pageSize=1000", None).json();
+    for t in tickets.as_array().unwrap() {
+        assert_eq!(t["customFields"].as_array().unwrap().len(), 2, "every ticket field listed");
+        assert!(t.get("owner").is_none());
+    }
+    assert_eq!(ids(&cw(&sims, "GET", "/system/members", None).json()).len(), 7);
+}
