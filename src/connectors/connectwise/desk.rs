@@ -44,7 +44,7 @@ impl Tickets {
                     "{SERVICE} has no {what} named {name:?} (it has: {})",
                     entries.iter().map(|e| e.name.trim()).collect::<Vec<_>>().join(", ")
                 ),
-                format!("Name one of the {what}s, or leave it out."),
+                format!("Name one of them, or leave {field} out."),
             )
         })
     }

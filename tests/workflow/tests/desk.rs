@@ -179,13 +179,8 @@ fn every_ticket_action_works_against_halo() {
     let (cause, _) = expect_error(&denied);
     assert!(cause.contains("credentials"), "{cause}");
     steps.push(denied);
-    let mut all_secrets = secrets(&sims);
-    all_secrets.push(sims.dataset().halo.credentials.client_secret.clone());
-    for step in &steps {
-        for secret in &all_secrets {
-            assert!(!step.event.to_string().contains(secret.as_str()), "{}: a credential in the event", step.action);
-        }
-    }
+    let refs: Vec<&Step> = steps.iter().collect();
+    assert_no_secrets(&sims, &refs);
 }
 
 /// A create whose answer is lost is found by its key, never made twice; a comment whose answer is
@@ -218,4 +213,148 @@ fn lost_answers_create_nothing_twice_on_halo() {
         assert_eq!(notes, 1, "ticket {}", ids[n]);
     }
     assert!(state["faults"]["lost"].as_u64().unwrap_or(0) > 0, "answers were lost: {:#}", state["faults"]);
+}
+
+#[test]
+fn every_ticket_action_works_against_connectwise() {
+    let sims = start(SimConfig::generated(10, 40, 0, 5));
+    let workflow = workflow(connectwise_only(&sims));
+    let company = active(&sims.dataset().connectwise.companies, "deletedFlag");
+    let identifier = company["identifier"].as_str().unwrap().to_string();
+    let mut steps = Vec::new();
+
+    let fields = json!({
+        "summary": "Phishing report from the CFO", "details": "Forwarded mail attached.",
+        "company": identifier, "ticket_type": "security incident", "status": "Open", "priority": "Priority 2 - High",
+        "team": "soc", "agent": "jsmith@msp.example",
+        "custom_fields": [{"name": "Customer Reference", "value": "INC-9"}, {"name": "Escalated", "value": "true"}]
+    });
+    let priorities: Vec<String> = sims.dataset().connectwise.priorities.iter().map(|p| p.name.clone()).collect();
+    let mut fields = fields;
+    fields["priority"] = json!(priorities[0]);
+    let input = json!({"ticket": fields, "external_key": "soar:cw-1"});
+    let (created, step) = ok(&workflow, "create_ticket", input.clone());
+    steps.push(step);
+    let ticket = &created["ticket"];
+    let id = ticket["id"].as_str().unwrap().to_string();
+    assert_eq!(created["created"], true);
+    assert_eq!(
+        (
+            &ticket["system"],
+            &ticket["board"],
+            &ticket["ticket_type"],
+            &ticket["status"],
+            &ticket["team"],
+            &ticket["agent"]
+        ),
+        (
+            &json!("connectwise"),
+            &json!("ARMORtickets"),
+            &json!("Security Incident"),
+            &json!("Open"),
+            &json!("SOC"),
+            &json!("jsmith")
+        )
+    );
+    assert_eq!(
+        (&ticket["priority"], &ticket["company_id"]),
+        (&json!(priorities[0]), &json!(company["id"].to_string()))
+    );
+    assert_eq!((custom(ticket, "Customer Reference"), custom(ticket, "Escalated")), ("INC-9", "true"));
+    let state = sims.connectwise_state();
+    assert_eq!(ticket_in(&state, &id)["externalXRef"], "soar:cw-1");
+    // The description is the ticket's first note, as in ConnectWise.
+    assert_eq!(state["notes"][id.as_str()][0]["text"], "Forwarded mail attached.");
+    let tickets_before = state["tickets"].as_array().unwrap().len();
+
+    let (again, _) = ok(&workflow, "create_ticket", input);
+    assert_eq!((again["created"].clone(), again["ticket"]["id"].clone()), (json!(false), json!(id)));
+    assert_eq!(sims.connectwise_state()["tickets"].as_array().unwrap().len(), tickets_before);
+
+    let types = state["types"].as_array().unwrap();
+    let board = &ticket_in(&state, &id)["board"]["id"];
+    let other_type =
+        types.iter().find(|t| &t["board"]["id"] == board && t["name"] != "Security Incident").unwrap()["name"].clone();
+    let update = json!({"ticket_id": id, "ticket": {"status": "In Progress", "ticket_type": other_type,
+                        "custom_fields": [{"name": "Escalated", "value": "false"}]}});
+    let (updated, step) = ok(&workflow, "update_ticket", update);
+    steps.push(step);
+    let ticket = &updated["ticket"];
+    assert_eq!((&ticket["status"], &ticket["ticket_type"]), (&json!("In Progress"), &other_type));
+    // The whole array went back: the field not named kept its value.
+    assert_eq!((custom(ticket, "Escalated"), custom(ticket, "Customer Reference")), ("false", "INC-9"));
+
+    let state = sims.connectwise_state();
+    let other = state["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["identifier"] != "jsmith" && m["identifier"] != "APIMember" && m["inactiveFlag"] == false)
+        .unwrap()["identifier"]
+        .clone();
+    let board = &ticket_in(&state, &id)["board"]["id"];
+    let teams = state["teams"].as_array().unwrap();
+    let team = teams.iter().find(|t| &t["boardId"] == board && t["name"] != "SOC").unwrap()["name"].clone();
+    let (assigned, step) = ok(&workflow, "assign_ticket", json!({"ticket_id": id, "agent": other, "team": team}));
+    steps.push(step);
+    assert_eq!((&assigned["ticket"]["agent"], &assigned["ticket"]["team"]), (&other, &team));
+
+    let (internal, step) = ok(&workflow, "add_comment", json!({"ticket_id": id, "comment": "Headers checked."}));
+    steps.push(step);
+    assert_eq!(internal["note"]["public"], false);
+    let (public, _) =
+        ok(&workflow, "add_comment", json!({"ticket_id": id, "comment": "Thanks, we are looking.", "public": true}));
+    assert_eq!(public["note"]["public"], true);
+    let state = sims.connectwise_state();
+    let notes = state["notes"][id.as_str()].as_array().unwrap();
+    assert_eq!(notes.len(), 3);
+    assert_eq!((&notes[1]["internalAnalysisFlag"], &notes[2]["detailDescriptionFlag"]), (&json!(true), &json!(true)));
+
+    let (got, step) = ok(&workflow, "get_ticket", json!({"ticket_id": id, "include_notes": true}));
+    steps.push(step);
+    let texts: Vec<&str> = got["notes"].as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["Forwarded mail attached.", "Headers checked.", "Thanks, we are looking."]);
+
+    let search = json!({"company": identifier, "open": true, "summary": "PHISHING", "board": "ARMORtickets",
+                        "team": team, "agent": other, "status": "In Progress",
+                        "updated_since": "2020-01-01T00:00:00+02:00", "external_key": "soar:cw-1"});
+    let (found, step) = ok(&workflow, "search_tickets", search);
+    steps.push(step);
+    assert_eq!((found["count"].clone(), found["tickets"][0]["id"].clone()), (json!(1), json!(id)));
+    let all = sims.connectwise_state()["tickets"].as_array().unwrap().len();
+    let (first, _) = ok(&workflow, "search_tickets", json!({"max_results": 2}));
+    assert_eq!((first["count"].clone(), first["more"].clone()), (json!(2), json!(true)));
+    let (every, _) = ok(&workflow, "search_tickets", json!({}));
+    assert_eq!((every["count"].as_u64().unwrap() as usize, every["more"].clone()), (all, json!(false)));
+
+    let (closed, step) =
+        ok(&workflow, "close_ticket", json!({"ticket_id": id, "resolution": "Reported to the vendor."}));
+    steps.push(step);
+    assert_eq!((&closed["ticket"]["status"], &closed["ticket"]["closed"]), (&json!("Resolved"), &json!(true)));
+    let state = sims.connectwise_state();
+    let resolution = state["notes"][id.as_str()].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&resolution["text"], &resolution["resolutionFlag"]), (&json!("Reported to the vendor."), &json!(true)));
+
+    let (cause, _) = expect_error(&workflow.run("assign_ticket", json!({"ticket_id": id, "team": "Service Desk"})));
+    assert!(
+        cause.contains("no team on the ARMORtickets board named \"Service Desk\"") && cause.contains("SOC"),
+        "{cause}"
+    );
+    let (cause, _) = expect_error(&workflow.run("assign_ticket", json!({"ticket_id": id, "agent": "nobody"})));
+    assert!(cause.contains("no active member"), "{cause}");
+    let (cause, _) = expect_error(&workflow.run("get_ticket", json!({"ticket_id": "999999"})));
+    assert_eq!(cause, "ConnectWise has no ticket 999999.");
+    let (cause, _) =
+        expect_error(&workflow.run("update_ticket", json!({"ticket_id": id, "ticket": {"urgency": "High"}})));
+    assert!(cause.contains("no urgency"), "{cause}");
+    let (cause, _) = expect_error(&workflow.run("close_ticket", json!({"ticket_id": id, "status": "Open"})));
+    assert!(cause.contains("Resolved, Completed, Closed"), "{cause}");
+    let mut wrong = connectwise_only(&sims);
+    wrong["connectwise"]["api_key"]["private_key"] = json!("not-the-key");
+    let denied = Workflow::new(plugin(), wrong, options()).run("get_ticket", json!({"ticket_id": id}));
+    let (cause, _) = expect_error(&denied);
+    assert!(cause.contains("rejected the API keys"), "{cause}");
+    steps.push(denied);
+    let refs: Vec<&Step> = steps.iter().collect();
+    assert_no_secrets(&sims, &refs);
 }

@@ -49,6 +49,8 @@ pub fn secrets(sims: &Simulators) -> Vec<String> {
         c.connectwise.public_key.clone(),
         c.connectwise.private_key.clone(),
         c.connectwise.client_id.clone(),
+        sims.dataset().halo.credentials.client_id.clone(),
+        sims.dataset().halo.credentials.client_secret.clone(),
     ]
 }
 
