@@ -7,7 +7,7 @@ use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::progress::StderrProgress;
 use psa_bridge_sim::{SimConfig, Simulators};
 use psa_bridge_workflow::{Step, Workflow, component_path, next_since, requests_served};
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,6 +71,13 @@ fn main() -> Result<()> {
     println!("\n== ARMOR -> Halo: second run (nothing should change) ==");
     let halo_second = run_chain(&halo_workflow, &sims, &halo, None)?;
 
+    // An analyst's workflow on each PSA with the same seven actions: the ticket ids of one chain
+    // feed the next action, names stand in for the instance's ids.
+    println!("\n== Ticket actions on ConnectWise ==");
+    ticket_actions(&workflow, "SOC")?;
+    println!("\n== Ticket actions on Halo ==");
+    ticket_actions(&halo_workflow, "Security Operations")?;
+
     let writes = second.writes + scheduled.writes;
     println!(
         "\nSecond run: {} ConnectWise writes, {} tickets created, {} companies updated — {}.",
@@ -95,6 +102,41 @@ fn main() -> Result<()> {
     if writes != 0 || first.created == 0 || halo_second.writes != 0 || halo_first.created == 0 {
         bail!("the demo did not behave as expected");
     }
+    Ok(())
+}
+
+/// Escalates a new ticket for the company of the first open one: created once (a retry finds it),
+/// assigned to `team`, commented, read back with its notes, and closed.
+fn ticket_actions(workflow: &Workflow, team: &str) -> Result<()> {
+    let run = |action: &str, input: Value| -> Result<Value> {
+        let step = workflow.run(action, input);
+        println!(
+            "  {:<16} {:<6} {:>7.2} s  {}",
+            step.action,
+            if step.ok { "ok" } else { "ERROR" },
+            step.elapsed.as_secs_f64(),
+            describe(&step)
+        );
+        if !step.ok {
+            bail!("{action} failed: {}", step.error());
+        }
+        Ok(step.output().clone())
+    };
+    let open = run("search_tickets", json!({"open": true, "max_results": 3}))?;
+    let company = open["tickets"][0]["company_id"].clone();
+    let escalation = json!({"ticket": {"summary": "Escalation: repeated ransomware alerts", "company": company,
+                                       "details": "Three alerts in an hour: please call the customer."},
+                            "external_key": "demo:escalation-1"});
+    let created = run("create_ticket", escalation.clone())?;
+    let again = run("create_ticket", escalation)?;
+    let id = created["ticket"]["id"].clone();
+    if again["created"] != json!(false) || again["ticket"]["id"] != id {
+        bail!("create_ticket made a second ticket for the same external key");
+    }
+    run("assign_ticket", json!({"ticket_id": id, "team": team}))?;
+    run("add_comment", json!({"ticket_id": id, "comment": "Called the customer: the host is isolated."}))?;
+    run("get_ticket", json!({"ticket_id": id, "include_notes": true}))?;
+    run("close_ticket", json!({"ticket_id": id, "resolution": "Host rebuilt from a clean image."}))?;
     Ok(())
 }
 
@@ -194,6 +236,32 @@ fn describe(step: &Step) -> String {
                 c["created"], c["updated"], c["unchanged"], c["skipped"], c["failed"], c["notes_added"]
             )
         }
+        "search_tickets" => {
+            format!("{} tickets{}", o["count"], if o["more"] == true { " (more match)" } else { "" })
+        }
+        "create_ticket" => format!(
+            "ticket #{} {}",
+            o["ticket"]["id"].as_str().unwrap_or("?"),
+            if o["created"] == true { "created" } else { "already there (same external key): nothing created" }
+        ),
+        "update_ticket" | "assign_ticket" | "close_ticket" => {
+            let t = &o["ticket"];
+            let team = t["team"].as_str().map(|team| format!(", team {team}")).unwrap_or_default();
+            format!("ticket #{}: status {}{team}", t["id"].as_str().unwrap_or("?"), t["status"].as_str().unwrap_or("?"))
+        }
+        "add_comment" => format!(
+            "{} note #{} on ticket #{}",
+            if o["note"]["public"] == true { "public" } else { "internal" },
+            o["note"]["id"].as_str().unwrap_or("?"),
+            o["note"]["ticket_id"].as_str().unwrap_or("?")
+        ),
+        "get_ticket" => format!(
+            "ticket #{} \"{}\" ({}), notes: {}",
+            o["ticket"]["id"].as_str().unwrap_or("?"),
+            o["ticket"]["summary"].as_str().unwrap_or(""),
+            o["ticket"]["company_name"].as_str().unwrap_or("?"),
+            o["notes"].as_array().map_or(0, Vec::len)
+        ),
         _ => String::new(),
     }
 }
