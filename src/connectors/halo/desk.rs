@@ -374,7 +374,8 @@ impl Desk for Tickets {
     }
 
     fn notes(&mut self, ctx: &mut Context, id: u64) -> Result<Vec<PsaNote>, Error> {
-        self.halo.api.pace(ctx);
+        // Halo lists no actions for a ticket it does not have: say so instead.
+        self.read_ticket(ctx, id)?;
         let request = self.halo.api.get(format!("/Actions?{}", query(&[("ticket_id", &id.to_string())])));
         let outcome = ctx.http.send_with(&mut self.halo.auth, request)?;
         let page: ActionPage = self.halo.api.decode(&format!("reading the actions of ticket {id}"), outcome)?;

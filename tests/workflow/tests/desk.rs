@@ -161,6 +161,11 @@ fn every_ticket_action_works_against_halo() {
     assert!(cause.contains("input.ticket_id"), "{cause}");
     let (cause, _) = expect_error(&workflow.run("get_ticket", json!({"ticket_id": "999999"})));
     assert_eq!(cause, "Halo has no ticket 999999.");
+    let (cause, _) = expect_error(&workflow.run("add_comment", json!({"ticket_id": "999999", "comment": "x"})));
+    assert_eq!(cause, "Halo has no ticket 999999.");
+    let (cause, data) =
+        expect_error(&workflow.run("add_comment", json!({"ticket_id": id, "comment": "x", "outcome": "Nope"})));
+    assert!(cause.contains("refused") && data.contains("Nope"), "{cause} {data}");
     let (cause, _) = expect_error(&workflow.run("close_ticket", json!({"ticket_id": id, "status": "In Progress"})));
     assert!(cause.contains("not a closed status") && cause.contains("Resolved, Closed"), "{cause}");
     let (cause, _) = expect_error(&workflow.run("search_tickets", json!({"board": "ARMORtickets"})));
@@ -344,6 +349,11 @@ fn every_ticket_action_works_against_connectwise() {
     assert!(cause.contains("no active member"), "{cause}");
     let (cause, _) = expect_error(&workflow.run("get_ticket", json!({"ticket_id": "999999"})));
     assert_eq!(cause, "ConnectWise has no ticket 999999.");
+    let (cause, _) = expect_error(&workflow.run("add_comment", json!({"ticket_id": "999999", "comment": "x"})));
+    assert_eq!(cause, "ConnectWise has no ticket 999999.");
+    let (cause, _) =
+        expect_error(&workflow.run("update_ticket", json!({"ticket_id": id, "ticket": {"details": "more"}})));
+    assert!(cause.contains("first note"), "{cause}");
     let (cause, _) =
         expect_error(&workflow.run("update_ticket", json!({"ticket_id": id, "ticket": {"urgency": "High"}})));
     assert!(cause.contains("no urgency"), "{cause}");
