@@ -26,8 +26,13 @@ fn active(records: &[Value], inactive_flag: &str) -> Value {
     records.iter().find(|c| c[inactive_flag] != json!(true) && c["name"].is_string()).cloned().unwrap()
 }
 
+/// Whether a simulator's numeric id is the plugin's text one.
+fn same_id(value: &Value, id: &str) -> bool {
+    value.as_u64().is_some_and(|n| n.to_string() == id)
+}
+
 fn ticket_in<'a>(state: &'a Value, id: &str) -> &'a Value {
-    state["tickets"].as_array().unwrap().iter().find(|t| t["id"].to_string() == id).unwrap()
+    state["tickets"].as_array().unwrap().iter().find(|t| same_id(&t["id"], id)).unwrap()
 }
 
 /// Runs `action` and keeps its output for the validator.
@@ -120,7 +125,7 @@ fn every_ticket_action_works_against_halo() {
     assert_eq!((&public["note"]["public"], &public["note"]["outcome"]), (&json!(true), &json!("Public Note")));
     let state = sims.halo_state();
     let mut actions: Vec<&Value> =
-        state["actions"].as_array().unwrap().iter().filter(|a| a["ticket_id"].to_string() == id).collect();
+        state["actions"].as_array().unwrap().iter().filter(|a| same_id(&a["ticket_id"], &id)).collect();
     actions.sort_by_key(|a| a["id"].as_u64());
     assert_eq!(actions.iter().map(|a| a["hiddenfromuser"].clone()).collect::<Vec<_>>(), [json!(true), json!(false)]);
 
@@ -208,14 +213,13 @@ fn lost_answers_create_nothing_twice_on_halo() {
     }
     sims.set_halo_faults(Faults::default());
     let state = sims.halo_state();
-    for n in 0..6 {
+    for (n, id) in ids.iter().enumerate() {
         let key = format!("soar:lost-{n}");
         let with_key: Vec<&Value> =
             state["tickets"].as_array().unwrap().iter().filter(|t| t["third_party_id_string"] == key).collect();
         assert_eq!(with_key.len(), 1, "{key}");
-        let notes =
-            state["actions"].as_array().unwrap().iter().filter(|a| a["ticket_id"].to_string() == ids[n]).count();
-        assert_eq!(notes, 1, "ticket {}", ids[n]);
+        let notes = state["actions"].as_array().unwrap().iter().filter(|a| same_id(&a["ticket_id"], id)).count();
+        assert_eq!(notes, 1, "ticket {id}");
     }
     assert!(state["faults"]["lost"].as_u64().unwrap_or(0) > 0, "answers were lost: {:#}", state["faults"]);
 }
