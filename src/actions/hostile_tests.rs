@@ -132,6 +132,7 @@ pub(crate) fn post_input(tickets: Vec<Ticket>) -> PostTicketsInput {
         note_outcome: None,
         post_comments: None,
         dry_run: None,
+        cursor: None,
     }
 }
 

@@ -24,6 +24,8 @@ const PACE_RELAX: f64 = 0.95;
 
 /// A declared limit is kept this far under: retries and the service's own clock count too.
 const DECLARED_HEADROOM: f64 = 0.95;
+/// A declared limit's window is kept in this many slices, each with its share of the requests.
+const DECLARED_BURSTS: u64 = 20;
 
 /// A request answered 401 is sent again with renewed credentials at most this often. More than
 /// once, because a short-lived token can expire again while the request waits out a backoff;
@@ -104,9 +106,9 @@ pub struct Scheduler<'t> {
     /// Once a rate limit was learnt: the least time between two request starts.
     pace_ms: Option<f64>,
     last_start_ms: u64,
-    /// A limit the service documents (starts, window ms), met by counting: at most that many
-    /// starts (less a margin) in any such window.
-    declared: Option<(usize, u64)>,
+    /// A limit the service documents as (starts, window ms) pairs, met by counting: at most that
+    /// many starts in any such window (the whole window, and a slice of it that bounds bursts).
+    declared: Vec<(usize, u64)>,
     declared_starts: VecDeque<u64>,
     next_id: u64,
     /// Completions that `send` saw while waiting for its own, owed to a running `run`.
@@ -130,7 +132,7 @@ impl<'t> Scheduler<'t> {
             limit: None,
             pace_ms: None,
             last_start_ms: 0,
-            declared: None,
+            declared: Vec::new(),
             declared_starts: VecDeque::new(),
             next_id: 0,
             stashed: Vec::new(),
@@ -321,22 +323,26 @@ impl<'t> Scheduler<'t> {
 
     /// Keeps every later request within `requests` per rolling `window_ms` (a documented limit,
     /// e.g. Halo's 300 per 5 minutes), a little under it so retries and clock drift stay inside.
-    /// Bursts up to the limit go at full speed; only the excess waits for the window to move on.
+    /// The same rate holds over each twentieth of the window: a burst is at most a twentieth of
+    /// the limit, so an action that starts right after another (whose requests the service still
+    /// counts) stays inside the limit too.
     pub fn limit_to(&mut self, requests: u32, window_ms: u64) {
-        let allowed = ((f64::from(requests) * DECLARED_HEADROOM) as usize).max(1);
-        self.declared = Some((allowed, window_ms.max(1)));
+        let allowed = ((f64::from(requests) * DECLARED_HEADROOM) as u64).max(1);
+        let burst = (allowed / DECLARED_BURSTS).max(1);
+        let window_ms = window_ms.max(1);
+        self.declared = vec![(allowed as usize, window_ms), (burst as usize, (window_ms * burst).div_ceil(allowed))];
     }
 
     /// When the next request may start: after any pause, paced once a limit was learnt, and
     /// inside a declared limit.
     fn next_start_ms(&self) -> u64 {
         let paced = self.pace_ms.map_or(0, |pace| self.last_start_ms + pace as u64);
-        let declared = match self.declared {
-            Some((allowed, window_ms)) if self.declared_starts.len() >= allowed => {
-                self.declared_starts[self.declared_starts.len() - allowed] + window_ms
-            }
-            _ => 0,
-        };
+        let starts = &self.declared_starts;
+        let declared = (self.declared.iter())
+            .filter(|(allowed, _)| starts.len() >= *allowed)
+            .map(|(allowed, window_ms)| starts[starts.len() - allowed] + window_ms)
+            .max()
+            .unwrap_or(0);
         self.paused_until_ms.max(paced).max(declared)
     }
 
@@ -352,7 +358,8 @@ impl<'t> Scheduler<'t> {
     fn note_start(&mut self, now: u64) {
         self.last_start_ms = now;
         self.recent_starts.push_back(now);
-        if let Some((allowed, window_ms)) = self.declared {
+        // The first pair is the whole window: the most starts over the longest time.
+        if let Some(&(allowed, window_ms)) = self.declared.first() {
             self.declared_starts.push_back(now);
             while self.declared_starts.len() > allowed
                 || self.declared_starts.front().is_some_and(|&t| t + window_ms <= now)
@@ -817,9 +824,11 @@ mod tests {
         assert_eq!(done.len(), 250);
         let starts = starts.borrow();
         assert!(starts.windows(96).all(|w| w[95] >= w[0] + 60_000), "more than 95 starts in a minute");
-        assert!(starts[94] < 1_000, "the first 95 go at once: {}", starts[94]);
+        // Bursts of a twentieth: the next action, starting at once, finds the limit unspent.
+        assert!(starts[3] < 1_000, "a short burst goes at once: {}", starts[3]);
+        assert!(starts.windows(5).all(|w| w[4] >= w[0] + 60_000 * 4 / 95), "a burst of more than 4");
         assert!(
-            *starts.last().unwrap() < 2 * 60_000 + 1_000,
+            *starts.last().unwrap() < 250 * 60_000 / 95 + 3_000,
             "no slower than the limit needs: {}",
             starts.last().unwrap()
         );

@@ -6,4 +6,5 @@ pub mod keys;
 pub mod link;
 pub mod paging;
 pub mod post;
+pub mod resume;
 pub mod value_map;

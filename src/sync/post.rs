@@ -9,16 +9,21 @@ use crate::connectors::{self, System};
 use crate::error::Error;
 use crate::http::{Auth, Flow, HttpError, Request, Response};
 use crate::log;
-use crate::sync::keys;
 use crate::sync::value_map::{Target, ValueMap};
+use crate::sync::{keys, resume};
 use crate::types::{Comment, PostCounts, PostOutcome, PostResult, PostTicketsInput, PostTicketsOutput, Ticket};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 /// Creates tried for one ticket, each after a lookup showed the one before had not landed. At
 /// 13% failed answers (5xx, drops, lost), 3 left one ticket in ~450 for the next run; 6 leave one in ~200,000.
 pub const MAX_CREATES: u32 = 6;
 /// The same bound for each note: posts tried, each after reading the notes showed it missing.
 pub const MAX_NOTE_POSTS: u32 = 6;
+/// Tickets looked up and posted together, at most: what a run cut short by its time budget can
+/// lose to the next call. Chunks start small and double, so a call whose budget holds only a few
+/// tickets (Halo at its rate limit looks each key up alone) still finishes some.
+const CHUNK: usize = 200;
+const FIRST_CHUNK: usize = 10;
 
 /// A ticket already in the destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -128,6 +133,15 @@ enum Job {
     PostNote(usize, usize),
 }
 
+impl Job {
+    /// The work (ticket) it belongs to.
+    fn work(&self) -> usize {
+        match self {
+            Job::Create(w) | Job::Lookup(w) | Job::Update(w) | Job::Notes(w, _) | Job::PostNote(w, _) => *w,
+        }
+    }
+}
+
 /// One source ticket's way into the destination.
 struct Work<'a> {
     ticket: &'a Ticket,
@@ -149,6 +163,8 @@ struct Work<'a> {
     /// Comments still to post, in order.
     to_post: VecDeque<usize>,
     error: Option<Error>,
+    /// The time budget ran out on one of its requests: the next call (with the cursor) finishes it.
+    out_of_time: bool,
 }
 
 pub fn run(
@@ -220,53 +236,88 @@ pub fn run(
             companies.insert((name, account), ids);
         }
     }
-    // Only tickets that have somewhere to go are looked up: a skipped one would cost a request
+    // A ticket is looked up only when it has somewhere to go: a skipped one would cost a request
     // for nothing where the destination looks keys up one by one.
-    let all_keys: Vec<String> = dedup(
-        first_of
-            .iter()
-            .filter_map(|((system, key), &i)| {
-                let system = connectors::by_name(system).filter(|_| !key.is_empty())?;
-                let account = input.tickets[i].account_id.trim().to_string();
-                let linked = companies.get(&(system.name, account)).is_some_and(|c| !c.is_empty());
-                (linked || catch_all.is_some()).then(|| keys_of(system, key))
-            })
-            .flatten(),
-    );
-    let existing = writer.existing(ctx, &all_keys)?;
+    let has_place = |i: usize| -> bool {
+        let ticket = &input.tickets[i];
+        connectors::by_name(&ticket.system).is_some_and(|system| {
+            let linked =
+                companies.get(&(system.name, ticket.account_id.trim().to_string())).is_some_and(|c| !c.is_empty());
+            !ticket.key.trim().is_empty() && (linked || catch_all.is_some())
+        })
+    };
+    let finished_before = match input.cursor.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+        Some(cursor) => resume::read(cursor, &input.tickets)?,
+        None => BTreeSet::new(),
+    };
+    let first_of_index = |i: usize| {
+        let ticket = &input.tickets[i];
+        first_of.get(&(ticket.system.trim(), ticket.key.trim())).copied().unwrap_or(i)
+    };
+    let mut firsts: Vec<usize> = first_of.values().copied().filter(|i| !finished_before.contains(i)).collect();
+    firsts.sort_unstable();
 
     let mut results: Vec<Option<PostResult>> = vec![None; input.tickets.len()];
-    let mut works: Vec<Work> = Vec::new();
-    let mut work_of_input: Vec<Option<usize>> = vec![None; input.tickets.len()];
-    let (auth, requests) = writer.parts();
-    let serial = requests.serial_creates();
-    let mut jobs: Vec<(Job, Request)> = Vec::new();
-    // Tickets to create, in input order, when creates go one at a time.
-    let mut creates: VecDeque<usize> = VecDeque::new();
-    for (i, ticket) in input.tickets.iter().enumerate() {
-        let key = ticket.key.trim();
-        if first_of.get(&(ticket.system.trim(), key)) != Some(&i) {
-            continue;
+    // First occurrences the time budget left undone.
+    let mut unfinished: BTreeSet<usize> = BTreeSet::new();
+    // Chunks bound what the budget can cut: each is looked up and posted before the next starts,
+    // so a run cut short keeps all that its earlier chunks did.
+    let (mut start, mut size) = (0, FIRST_CHUNK);
+    while start < firsts.len() {
+        let chunk = &firsts[start..(start + size).min(firsts.len())];
+        if ctx.http.remaining_ms() == 0 {
+            unfinished.extend(firsts[start..].iter().copied());
+            break;
         }
-        let fail = |error: Error| Some(PostResult::failed(ticket, error));
-        let Some(source) = connectors::by_name(&ticket.system) else {
-            results[i] = fail(Error::invalid(
-                &format!("input.tickets[{i}].system"),
-                format!("{:?} is not a system psa-bridge knows", ticket.system),
-                "Pass tickets as get_tickets returns them.",
-            ));
-            continue;
+        let chunk_keys: Vec<String> = dedup(
+            chunk
+                .iter()
+                .filter(|&&i| has_place(i))
+                .filter_map(|&i| {
+                    let ticket = &input.tickets[i];
+                    connectors::by_name(&ticket.system).map(|system| keys_of(system, ticket.key.trim()))
+                })
+                .flatten(),
+        );
+        let existing = match writer.existing(ctx, &chunk_keys) {
+            Ok(existing) => existing,
+            Err(_) if ctx.http.remaining_ms() == 0 => {
+                unfinished.extend(firsts[start..].iter().copied());
+                break;
+            }
+            Err(error) => return Err(error),
         };
-        if key.is_empty() {
-            results[i] = fail(Error::invalid(
-                &format!("input.tickets[{i}].key"),
-                "the key is empty",
-                "Pass tickets as get_tickets returns them.",
-            ));
-            continue;
-        }
-        let (company, is_catch_all) =
-            match companies.get(&(source.name, ticket.account_id.trim().to_string())).map(Vec::as_slice) {
+        let mut works: Vec<Work> = Vec::new();
+        let mut work_of_input: Vec<(usize, usize)> = Vec::new();
+        let (auth, requests) = writer.parts();
+        let serial = requests.serial_creates();
+        let mut jobs: Vec<(Job, Request)> = Vec::new();
+        // Tickets to create, in input order, when creates go one at a time.
+        let mut creates: VecDeque<usize> = VecDeque::new();
+        for &i in chunk {
+            let ticket = &input.tickets[i];
+            let key = ticket.key.trim();
+            let fail = |error: Error| Some(PostResult::failed(ticket, error));
+            let Some(source) = connectors::by_name(&ticket.system) else {
+                results[i] = fail(Error::invalid(
+                    &format!("input.tickets[{i}].system"),
+                    format!("{:?} is not a system psa-bridge knows", ticket.system),
+                    "Pass tickets as get_tickets returns them.",
+                ));
+                continue;
+            };
+            if key.is_empty() {
+                results[i] = fail(Error::invalid(
+                    &format!("input.tickets[{i}].key"),
+                    "the key is empty",
+                    "Pass tickets as get_tickets returns them.",
+                ));
+                continue;
+            }
+            let (company, is_catch_all) = match companies
+                .get(&(source.name, ticket.account_id.trim().to_string()))
+                .map(Vec::as_slice)
+            {
                 None | Some([]) => match &catch_all {
                     Some(company) => (company.clone(), true),
                     None => {
@@ -291,129 +342,153 @@ pub fn run(
                     continue;
                 }
             };
-        let status = match statuses.resolve(&ticket.status) {
-            Ok(status) => status.clone(),
-            Err(problem) => {
-                results[i] = Some(PostResult {
-                    company_id: Some(company),
-                    ..PostResult::failed(
-                        ticket,
-                        Error::new(
-                            format!("Ticket {key} has no status to go to in {place}: {problem}."),
-                            "Add the status there, or map it with status_map / default_status.",
-                            format!("source status {:?}", ticket.status),
-                        ),
-                    )
-                });
-                continue;
-            }
-        };
-        let priority = match ticket.priority.as_deref().or(ticket.severity.as_deref()) {
-            _ if !with_priorities => None,
-            Some(value) if priority_map.iter().any(|m| m.from.trim().eq_ignore_ascii_case(value.trim())) => {
-                match priorities.resolve(value) {
-                    Ok(priority) => Some(priority.clone()),
-                    Err(problem) => {
-                        results[i] = fail(Error::new(
-                            format!("Ticket {key} has no priority to go to: {problem}."),
-                            "Fix the priority_map entry, or add the priority in the destination.",
-                            format!("source priority {value:?}"),
-                        ));
-                        continue;
+            let status = match statuses.resolve(&ticket.status) {
+                Ok(status) => status.clone(),
+                Err(problem) => {
+                    results[i] = Some(PostResult {
+                        company_id: Some(company),
+                        ..PostResult::failed(
+                            ticket,
+                            Error::new(
+                                format!("Ticket {key} has no status to go to in {place}: {problem}."),
+                                "Add the status there, or map it with status_map / default_status.",
+                                format!("source status {:?}", ticket.status),
+                            ),
+                        )
+                    });
+                    continue;
+                }
+            };
+            let priority = match ticket.priority.as_deref().or(ticket.severity.as_deref()) {
+                _ if !with_priorities => None,
+                Some(value) if priority_map.iter().any(|m| m.from.trim().eq_ignore_ascii_case(value.trim())) => {
+                    match priorities.resolve(value) {
+                        Ok(priority) => Some(priority.clone()),
+                        Err(problem) => {
+                            results[i] = fail(Error::new(
+                                format!("Ticket {key} has no priority to go to: {problem}."),
+                                "Fix the priority_map entry, or add the priority in the destination.",
+                                format!("source priority {value:?}"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                value => priorities.resolve(value.unwrap_or_default()).ok().cloned(),
+            };
+            let candidates = keys_of(source, key);
+            let found = candidates.iter().find_map(|k| existing.get(k).and_then(|t| t.first())).cloned();
+            let index = works.len();
+            let mut work = Work {
+                ticket,
+                source,
+                key: candidates[0].clone(),
+                company,
+                catch_all: is_catch_all,
+                status,
+                priority,
+                ticket_id: found.as_ref().map(|t| t.id.clone()),
+                creates: 0,
+                created: false,
+                updated: false,
+                notes_added: 0,
+                note_posts: 0,
+                read: Vec::new(),
+                to_post: VecDeque::new(),
+                error: None,
+                out_of_time: false,
+            };
+            let comments = comments_of(ticket, post_comments).len() as u32;
+            match found {
+                None if dry_run => {
+                    work.created = true;
+                    work.notes_added = comments;
+                }
+                None if serial => creates.push_back(index),
+                None => jobs.push((Job::Create(index), create_request(requests, &work))),
+                Some(existing) => {
+                    if existing.status_id.as_deref() != Some(work.status.id.as_str()) {
+                        if dry_run {
+                            work.updated = true;
+                        } else {
+                            let closure = closed.contains(&work.status.id).then(|| closure_note(&work));
+                            let request = requests.update_status(&existing.id, &work.status, closure.as_deref());
+                            jobs.push((Job::Update(index), request));
+                        }
+                    }
+                    if comments > 0 {
+                        jobs.push((Job::Notes(index, Purpose::Missing), requests.notes(&existing.id)));
                     }
                 }
             }
-            value => priorities.resolve(value.unwrap_or_default()).ok().cloned(),
-        };
-        let candidates = keys_of(source, key);
-        let found = candidates.iter().find_map(|k| existing.get(k).and_then(|t| t.first())).cloned();
-        let index = works.len();
-        let mut work = Work {
-            ticket,
-            source,
-            key: candidates[0].clone(),
-            company,
-            catch_all: is_catch_all,
-            status,
-            priority,
-            ticket_id: found.as_ref().map(|t| t.id.clone()),
-            creates: 0,
-            created: false,
-            updated: false,
-            notes_added: 0,
-            note_posts: 0,
-            read: Vec::new(),
-            to_post: VecDeque::new(),
-            error: None,
-        };
-        let comments = comments_of(ticket, post_comments).len() as u32;
-        match found {
-            None if dry_run => {
-                work.created = true;
-                work.notes_added = comments;
+            work_of_input.push((i, index));
+            works.push(work);
+        }
+
+        if let Some(first) = creates.pop_front() {
+            jobs.push((Job::Create(first), create_request(requests, &works[first])));
+        }
+        let total = jobs.len() + creates.len();
+        let mut finished = 0;
+        ctx.http.run(auth, jobs, |job, outcome, next| {
+            finished += 1;
+            log::progress("posting tickets", finished, total.max(finished));
+            let creating = matches!(job, Job::Create(_) | Job::Lookup(_));
+            if matches!(outcome, Err(HttpError::BudgetExhausted { .. })) {
+                works[job.work()].out_of_time = true;
             }
-            None if serial => creates.push_back(index),
-            None => jobs.push((Job::Create(index), create_request(requests, &work))),
-            Some(existing) => {
-                if existing.status_id.as_deref() != Some(work.status.id.as_str()) {
-                    if dry_run {
-                        work.updated = true;
-                    } else {
-                        let closure = closed.contains(&work.status.id).then(|| closure_note(&work));
-                        let request = requests.update_status(&existing.id, &work.status, closure.as_deref());
-                        jobs.push((Job::Update(index), request));
-                    }
-                }
-                if comments > 0 {
-                    jobs.push((Job::Notes(index, Purpose::Missing), requests.notes(&existing.id)));
+            let follow_ups = step(requests, &mut works, job, outcome, dry_run, post_comments);
+            let still_creating = follow_ups.iter().any(|(job, _)| matches!(job, Job::Create(_) | Job::Lookup(_)));
+            for (job, request) in follow_ups {
+                match job {
+                    Job::Create(_) | Job::Lookup(_) if serial => next.push_first(job, request),
+                    _ => next.push(job, request),
                 }
             }
-        }
-        work_of_input[i] = Some(index);
-        works.push(work);
-    }
-
-    if let Some(first) = creates.pop_front() {
-        jobs.push((Job::Create(first), create_request(requests, &works[first])));
-    }
-    let total = jobs.len() + creates.len();
-    let mut finished = 0;
-    ctx.http.run(auth, jobs, |job, outcome, next| {
-        finished += 1;
-        log::progress("posting tickets", finished, total.max(finished));
-        let creating = matches!(job, Job::Create(_) | Job::Lookup(_));
-        let follow_ups = step(requests, &mut works, job, outcome, dry_run, post_comments);
-        let still_creating = follow_ups.iter().any(|(job, _)| matches!(job, Job::Create(_) | Job::Lookup(_)));
-        for (job, request) in follow_ups {
-            match job {
-                Job::Create(_) | Job::Lookup(_) if serial => next.push_first(job, request),
-                _ => next.push(job, request),
+            // One create at a time: the next starts once the one before has landed or given up.
+            if creating
+                && !still_creating
+                && let Some(w) = creates.pop_front()
+            {
+                next.push_first(Job::Create(w), create_request(requests, &works[w]));
             }
-        }
-        // One create at a time: the next starts once the one before has landed or given up.
-        if creating
-            && !still_creating
-            && let Some(w) = creates.pop_front()
-        {
-            next.push_first(Job::Create(w), create_request(requests, &works[w]));
-        }
-        Flow::Continue
-    })?;
+            Flow::Continue
+        })?;
 
-    for (i, ticket) in input.tickets.iter().enumerate() {
-        if results[i].is_some() {
-            continue;
+        for (i, w) in work_of_input {
+            if works[w].out_of_time {
+                unfinished.insert(i);
+            }
+            results[i] = Some(works[w].result());
         }
-        let first = first_of.get(&(ticket.system.trim(), ticket.key.trim())).copied().unwrap_or(i);
-        results[i] = match work_of_input[first] {
-            Some(w) => Some(works[w].result()),
-            None => results[first].clone(),
-        };
+        start += chunk.len();
+        size = (size * 2).min(CHUNK);
     }
+
+    for i in 0..input.tickets.len() {
+        let first = first_of_index(i);
+        if results[i].is_none() && first != i && !finished_before.contains(&first) {
+            results[i] = results[first].clone();
+        }
+    }
+    let is_unfinished = |i: usize| unfinished.contains(&first_of_index(i));
+    for (i, result) in results.iter_mut().enumerate() {
+        if is_unfinished(i) {
+            // What it got done stays in the result; the error says how to finish it.
+            let done = result.take().unwrap_or_else(|| PostResult::failed(&input.tickets[i], out_of_time()));
+            *result = Some(PostResult { outcome: PostOutcome::Failed, error: Some(out_of_time()), ..done });
+        }
+    }
+    let next_cursor = (!unfinished.is_empty()).then(|| {
+        let done: BTreeSet<usize> = (0..input.tickets.len()).filter(|&i| !is_unfinished(i)).collect();
+        resume::write(&input.tickets, &done)
+    });
+    let resumed = results.iter().filter(|r| r.is_none()).count() as u32;
+    let unfinished_count = (0..input.tickets.len()).filter(|&i| is_unfinished(i)).count() as u32;
     let results: Vec<PostResult> = results.into_iter().flatten().collect();
-    let counts = count(&results);
+    let counts = PostCounts { resumed, unfinished: unfinished_count, ..count(&results) };
     log::info(format!(
-        "post_tickets{}: {} created, {} updated, {} unchanged, {} skipped (no company), {} failed, {} notes, {} to the catch-all company",
+        "post_tickets{}: {} created, {} updated, {} unchanged, {} skipped (no company), {} failed, {} notes, {} to the catch-all company, {} finished by an earlier call, {} left for the next call",
         if dry_run { " (dry run)" } else { "" },
         counts.created,
         counts.updated,
@@ -422,8 +497,10 @@ pub fn run(
         counts.failed,
         counts.notes_added,
         counts.catch_all,
+        counts.resumed,
+        counts.unfinished,
     ));
-    Ok(PostTicketsOutput { destination: destination.name.to_string(), results, counts, dry_run })
+    Ok(PostTicketsOutput { destination: destination.name.to_string(), results, counts, dry_run, next_cursor })
 }
 
 /// Handles one finished request of a ticket's way; returns the requests that follow from it.
@@ -437,9 +514,7 @@ fn step(
     dry_run: bool,
     post_comments: bool,
 ) -> Vec<(Job, Request)> {
-    let index = match &job {
-        Job::Create(w) | Job::Lookup(w) | Job::Update(w) | Job::Notes(w, _) | Job::PostNote(w, _) => *w,
-    };
+    let index = job.work();
     let work = &mut works[index];
     let key = work.key.clone();
     let comments = comments_of(work.ticket, post_comments);
@@ -685,7 +760,18 @@ fn count(results: &[PostResult]) -> PostCounts {
         failed: of(PostOutcome::Failed),
         notes_added: results.iter().map(|r| r.notes_added).sum(),
         catch_all: results.iter().filter(|r| r.catch_all).count() as u32,
+        resumed: 0,
+        unfinished: 0,
     }
+}
+
+/// The error of a ticket the time budget left for the next call.
+fn out_of_time() -> Error {
+    Error::new(
+        "The action's time budget ran out before this ticket was done.",
+        "Run post_tickets again with the same tickets and the output's next_cursor: it goes on from here.",
+        "",
+    )
 }
 
 fn comments_of(ticket: &Ticket, post_comments: bool) -> &[Comment] {

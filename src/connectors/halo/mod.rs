@@ -331,6 +331,67 @@ mod tests {
         );
     }
 
+    /// A run longer than the time budget posts what it can and returns a cursor; the call with the
+    /// cursor posts the rest without looking the finished tickets up again, and nothing twice.
+    #[test]
+    fn the_time_budget_returns_a_cursor_that_resumes_the_run() {
+        let clock = Rc::new(Cell::new(1_000));
+        let created: Rc<RefCell<Vec<String>>> = Rc::default();
+        let looked_up: Rc<RefCell<Vec<String>>> = Rc::default();
+        let (made, seen) = (created.clone(), looked_up.clone());
+        let mut transport = FakeTransport::with_clock(clock, move |request: &Request| {
+            if request.method == Method::Get && request.path.starts_with("/Tickets?") {
+                let key = request.path.rsplit("third_party_id_string=").next().unwrap_or_default().to_string();
+                seen.borrow_mut().push(key);
+            }
+            if request.method == Method::Post && request.path.starts_with("/Tickets") {
+                let body: Value = serde_json::from_slice(&request.body).unwrap();
+                made.borrow_mut().push(body[0]["third_party_id_string"].as_str().unwrap_or_default().to_string());
+                return Reply::json(201, &json!({"id": 500 + made.borrow().len()})).after(300);
+            }
+            halo(request, &json!([]))
+        });
+        let mut connection = connection();
+        connection.tuning = Some(Tuning {
+            max_concurrency: None,
+            request_timeout_seconds: None,
+            max_attempts: None,
+            time_budget_seconds: Some(1),
+        });
+        let tickets: Vec<Ticket> = (1..=6).map(|n| ticket(format!("ATS-{n}0"), "s".into(), 0)).collect();
+        let first =
+            run_with(&connection, &mut transport, |ctx| post_tickets::run(ctx, input(tickets.clone()))).unwrap();
+        let cursor = first.next_cursor.clone().expect("a cursor when the budget ran out");
+        assert!(first.counts.created >= 1 && first.counts.unfinished >= 1, "{:?}", first.counts);
+        assert_eq!(first.counts.created + first.counts.unfinished, 6, "{:?}", first.counts);
+        let unfinished = first.results.iter().filter(|r| r.outcome == PostOutcome::Failed).count();
+        assert_eq!(unfinished as u32, first.counts.unfinished);
+        assert!(first.results.iter().any(|r| r.error.as_ref().is_some_and(|e| e.cause.contains("time budget"))));
+
+        looked_up.borrow_mut().clear();
+        let mut connection = connection.clone();
+        connection.tuning = None;
+        let again = PostTicketsInput { cursor: Some(cursor), ..input(tickets.clone()) };
+        let second = run_with(&connection, &mut transport, |ctx| post_tickets::run(ctx, again)).unwrap();
+        assert_eq!(second.next_cursor, None);
+        assert_eq!((second.counts.resumed, second.counts.created), (first.counts.created, first.counts.unfinished));
+        assert_eq!(second.results.len() as u32, first.counts.unfinished);
+        assert_eq!(
+            looked_up.borrow().len() as u32,
+            first.counts.unfinished,
+            "finished tickets are not looked up again"
+        );
+        let mut all = created.borrow().clone();
+        all.sort();
+        all.dedup();
+        assert_eq!((all.len(), created.borrow().len()), (6, 6), "each ticket created once: {:?}", created.borrow());
+
+        let wrong =
+            PostTicketsInput { cursor: second.next_cursor.or(first.next_cursor), ..input(tickets[..3].to_vec()) };
+        let error = run_with(&connection, &mut transport, |ctx| post_tickets::run(ctx, wrong)).unwrap_err();
+        assert!(error.cause.contains("another list of tickets"), "{error:?}");
+    }
+
     /// A closed source ticket closes the Halo ticket with a closed-type status and a closure note.
     #[test]
     fn a_closed_source_ticket_closes_the_halo_ticket() {

@@ -70,8 +70,8 @@ impl<'a> Workflow<'a> {
         Step { action: action.to_string(), event, ok, elapsed: started.elapsed() }
     }
 
-    /// test_connection, get_accounts, match_companies, get_tickets (following its cursor),
-    /// post_tickets: each output chained into the next input. Stops at the first failed step.
+    /// test_connection, get_accounts, match_companies, get_tickets and post_tickets (each following
+    /// its cursor): each output chained into the next input. Stops at the first failed step.
     pub fn chain(&self) -> Vec<Step> {
         self.chain_since(None)
     }
@@ -109,7 +109,20 @@ impl<'a> Workflow<'a> {
                 break;
             }
         }
-        steps.push(self.run("post_tickets", json!({"tickets": tickets})));
+        // A run longer than the time budget goes on with post_tickets' cursor.
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_TICKET_CALLS {
+            let mut input = json!({"tickets": tickets});
+            if let Some(c) = &cursor {
+                input["cursor"] = c.clone();
+            }
+            steps.push(self.run("post_tickets", input));
+            let Some(output) = last_ok(&steps) else { return steps };
+            cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
+            if cursor.is_none() {
+                break;
+            }
+        }
         steps
     }
 }

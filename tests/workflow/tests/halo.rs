@@ -260,3 +260,33 @@ fn repeated_runs_into_halo_under_faults_converge_without_duplicates() {
     eprintln!("halo chaos: (seed, runs to converge) {report:?}");
     assert!(lost > 0, "lost answers were injected");
 }
+
+/// Under Halo's rate limit a first run takes longer than one time budget: post_tickets posts what
+/// fits, returns a cursor, and the calls that follow it finish the run with every ticket and
+/// comment once and the limit met, not hit (limit and budget scaled down so the test stays short).
+#[test]
+fn a_run_longer_than_the_time_budget_finishes_through_cursors() {
+    let (sims, mut connection) = halo_sims(10, 100, 120, 23);
+    let mut config = sims.halo_config();
+    (config.client_rate_limit, config.client_rate_window_ms) = (Some(60), 2_000);
+    sims.set_halo_config(config);
+    connection["halo"]["rate_limit"] = json!({"requests": 60, "window_seconds": 2});
+    connection["tuning"] = json!({"time_budget_seconds": 4});
+    let workflow = workflow(connection);
+    let steps = workflow.chain();
+    for step in &steps {
+        expect_ok(step);
+    }
+    let posts: Vec<&Value> = steps.iter().filter(|s| s.action == "post_tickets").map(|s| s.output()).collect();
+    assert!(posts.len() > 1, "the budget cut the first call short");
+    assert!(posts[0]["next_cursor"].is_string() && posts[0]["counts"]["unfinished"].as_u64() > Some(0));
+    assert!(posts.last().unwrap()["next_cursor"].is_null());
+    assert!(posts[1]["counts"]["resumed"].as_u64() > Some(0), "{}", posts[1]["counts"]);
+    let matched = matched_map(steps.iter().find(|s| s.action == "match_companies").unwrap().output());
+    assert_posted_exactly_once(&sims, &matched);
+    let state = sims.halo_state();
+    let (limited, total) =
+        (state["faults"]["rate_limited"].as_u64().unwrap(), state["requests_total"].as_u64().unwrap());
+    eprintln!("budget run: {} post_tickets calls, {limited} of {total} Halo requests answered 429", posts.len());
+    assert!(limited * 50 <= total, "{limited} of {total} requests answered 429");
+}
