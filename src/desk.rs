@@ -293,3 +293,191 @@ pub fn add_once(ctx: &mut Context, desk: &mut dyn Desk, id: u64, comment: &NewCo
         "",
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::hostile_tests::connection;
+    use crate::actions::run_with;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::types::CustomField;
+
+    /// A desk in memory whose writes lose their answer (after applying) as often as `lose` says.
+    #[derive(Default)]
+    struct Memory {
+        tickets: Vec<PsaTicket>,
+        notes: Vec<PsaNote>,
+        /// Answers to lose, in order: true loses the next write's answer.
+        lose: Vec<bool>,
+        writes: usize,
+        updates: Vec<TicketFields>,
+    }
+
+    impl Memory {
+        fn lost(&mut self) -> bool {
+            self.writes += 1;
+            if self.lose.is_empty() { false } else { self.lose.remove(0) }
+        }
+    }
+
+    fn ticket(id: usize, key: Option<&str>) -> PsaTicket {
+        PsaTicket {
+            system: "memory".into(),
+            id: id.to_string(),
+            summary: "s".into(),
+            details: None,
+            company_id: "1".into(),
+            company_name: None,
+            board: None,
+            ticket_type: None,
+            status: "New".into(),
+            closed: false,
+            priority: None,
+            team: None,
+            agent: None,
+            category: None,
+            external_key: key.map(str::to_string),
+            created: None,
+            updated: None,
+            custom_fields: Vec::new(),
+        }
+    }
+
+    impl Desk for Memory {
+        fn create(&mut self, _: &mut Context, _: &TicketFields, key: Option<&str>) -> Result<Option<PsaTicket>, Error> {
+            let made = ticket(self.tickets.len() + 1, key);
+            self.tickets.push(made.clone());
+            Ok(if self.lost() { None } else { Some(made) })
+        }
+        fn find_by_key(&mut self, _: &mut Context, key: &str) -> Result<Option<PsaTicket>, Error> {
+            Ok(self.tickets.iter().find(|t| t.external_key.as_deref() == Some(key)).cloned())
+        }
+        fn get(&mut self, _: &mut Context, id: u64) -> Result<PsaTicket, Error> {
+            self.tickets.get(id as usize - 1).cloned().ok_or_else(|| no_ticket("Memory", id))
+        }
+        fn update(&mut self, ctx: &mut Context, id: u64, fields: &TicketFields) -> Result<PsaTicket, Error> {
+            self.updates.push(fields.clone());
+            self.get(ctx, id)
+        }
+        fn close(&mut self, ctx: &mut Context, id: u64, _: Option<&str>, _: Option<&str>) -> Result<PsaTicket, Error> {
+            self.get(ctx, id)
+        }
+        fn search(
+            &mut self,
+            _: &mut Context,
+            _: &SearchTicketsInput,
+            limit: Option<usize>,
+        ) -> Result<Vec<PsaTicket>, Error> {
+            Ok(self.tickets.iter().take(limit.map_or(usize::MAX, |l| l + 1)).cloned().collect())
+        }
+        fn notes(&mut self, _: &mut Context, id: u64) -> Result<Vec<PsaNote>, Error> {
+            Ok(self.notes.iter().filter(|n| n.ticket_id == id.to_string()).cloned().collect())
+        }
+        fn comment(&mut self, _: &mut Context, id: u64, comment: &NewComment) -> Result<Option<PsaNote>, Error> {
+            let note = PsaNote {
+                id: (self.notes.len() + 1).to_string(),
+                ticket_id: id.to_string(),
+                text: comment.text.to_string(),
+                public: comment.public,
+                author: None,
+                created: None,
+                outcome: None,
+            };
+            self.notes.push(note.clone());
+            Ok(if self.lost() { None } else { Some(note) })
+        }
+    }
+
+    fn with<T>(
+        desk: &mut Memory,
+        action: impl FnOnce(&mut Context, &mut Memory) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut transport = FakeTransport::new(|_| Reply::status(500));
+        run_with(&connection(), &mut transport, |ctx| action(ctx, desk))
+    }
+
+    fn create_input(key: Option<&str>) -> CreateTicketInput {
+        let ticket = TicketFields { summary: Some("s".into()), company: Some("1".into()), ..no_fields() };
+        CreateTicketInput { destination: None, ticket, external_key: key.map(str::to_string) }
+    }
+
+    #[test]
+    fn a_key_makes_create_idempotent_and_a_lost_answer_is_found_not_repeated() {
+        let mut desk = Memory { lose: vec![true], ..Memory::default() };
+        let first = with(&mut desk, |ctx, d| create(ctx, d, &create_input(Some("k1")))).unwrap();
+        assert!(first.created);
+        assert_eq!((desk.tickets.len(), desk.writes), (1, 1), "the lost create was found by its key");
+        let again = with(&mut desk, |ctx, d| create(ctx, d, &create_input(Some("k1")))).unwrap();
+        assert_eq!((again.created, again.ticket.id, desk.tickets.len()), (false, first.ticket.id, 1));
+    }
+
+    #[test]
+    fn a_lost_create_without_a_key_is_an_error_not_a_second_ticket() {
+        let mut desk = Memory { lose: vec![true], ..Memory::default() };
+        let error = with(&mut desk, |ctx, d| create(ctx, d, &create_input(None))).unwrap_err();
+        assert!(error.cause.contains("may or may not"), "{error:?}");
+        assert_eq!(desk.tickets.len(), 1);
+    }
+
+    #[test]
+    fn custom_fields_are_set_after_the_create_and_inputs_are_checked() {
+        let mut desk = Memory::default();
+        let mut input = create_input(None);
+        input.ticket.custom_fields = Some(vec![CustomField { name: "Ref".into(), value: "1".into() }]);
+        with(&mut desk, |ctx, d| create(ctx, d, &input)).unwrap();
+        assert_eq!(desk.updates.len(), 1);
+        assert_eq!(set_fields(&desk.updates[0]), ["custom_fields"]);
+        let mut no_summary = create_input(None);
+        no_summary.ticket.summary = Some("  ".into());
+        assert!(with(&mut desk, |ctx, d| create(ctx, d, &no_summary)).unwrap_err().cause.contains("summary"));
+        let nothing = UpdateTicketInput { destination: None, ticket_id: "1".into(), ticket: no_fields() };
+        assert!(with(&mut desk, |ctx, d| update(ctx, d, &nothing)).unwrap_err().cause.contains("sets no field"));
+        let nobody =
+            AssignTicketInput { destination: None, ticket_id: "1".into(), agent: None, team: Some(" ".into()) };
+        assert!(with(&mut desk, |ctx, d| assign(ctx, d, &nobody)).is_err());
+        assert!(ticket_id("T-1").is_err() && ticket_id("0").is_err() && ticket_id(" 42 ").unwrap() == 42);
+    }
+
+    #[test]
+    fn a_lost_comment_is_found_among_the_new_notes_and_an_old_twin_does_not_count() {
+        let mut desk = Memory::default();
+        desk.tickets.push(ticket(1, None));
+        let input = AddCommentInput {
+            destination: None,
+            ticket_id: "1".into(),
+            comment: "Called back.".into(),
+            public: None,
+            outcome: None,
+        };
+        with(&mut desk, |ctx, d| comment(ctx, d, &input)).unwrap();
+        desk.lose = vec![true];
+        let note = with(&mut desk, |ctx, d| comment(ctx, d, &input)).unwrap().note;
+        assert_eq!((desk.notes.len(), note.id.as_str()), (2, "2"), "the new note, not the old one with the same text");
+    }
+
+    #[test]
+    fn max_results_cuts_the_search_and_says_there_is_more() {
+        let mut desk = Memory::default();
+        desk.tickets = (1..=5).map(|i| ticket(i, None)).collect();
+        let search_input = |max: Option<u32>| SearchTicketsInput {
+            destination: None,
+            company: None,
+            status: None,
+            open: None,
+            agent: None,
+            team: None,
+            summary: None,
+            updated_since: None,
+            external_key: None,
+            board: None,
+            max_results: max,
+        };
+        let cut = with(&mut desk, |ctx, d| search(ctx, d, "memory", &search_input(Some(2)))).unwrap();
+        assert_eq!((cut.count, cut.more), (2, true));
+        let exact = with(&mut desk, |ctx, d| search(ctx, d, "memory", &search_input(Some(5)))).unwrap();
+        assert_eq!((exact.count, exact.more), (5, false));
+        let all = with(&mut desk, |ctx, d| search(ctx, d, "memory", &search_input(None))).unwrap();
+        assert_eq!((all.count, all.more), (5, false));
+        assert!(with(&mut desk, |ctx, d| search(ctx, d, "memory", &search_input(Some(0)))).is_err());
+    }
+}
