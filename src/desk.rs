@@ -440,8 +440,7 @@ mod tests {
 
     #[test]
     fn a_lost_comment_is_found_among_the_new_notes_and_an_old_twin_does_not_count() {
-        let mut desk = Memory::default();
-        desk.tickets.push(ticket(1, None));
+        let mut desk = Memory { tickets: vec![ticket(1, None)], ..Memory::default() };
         let input = AddCommentInput {
             destination: None,
             ticket_id: "1".into(),
@@ -457,8 +456,7 @@ mod tests {
 
     #[test]
     fn max_results_cuts_the_search_and_says_there_is_more() {
-        let mut desk = Memory::default();
-        desk.tickets = (1..=5).map(|i| ticket(i, None)).collect();
+        let mut desk = Memory { tickets: (1..=5).map(|i| ticket(i, None)).collect(), ..Memory::default() };
         let search_input = |max: Option<u32>| SearchTicketsInput {
             destination: None,
             company: None,
