@@ -19,10 +19,10 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 pub const MAX_CREATES: u32 = 6;
 /// The same bound for each note: posts tried, each after reading the notes showed it missing.
 pub const MAX_NOTE_POSTS: u32 = 6;
-/// Tickets looked up and posted together, at most: what a run cut short by its time budget can
-/// lose to the next call. Chunks start small and double, so a call whose budget holds only a few
-/// tickets (Halo at its rate limit looks each key up alone) still finishes some.
-const CHUNK: usize = 200;
+/// Tickets looked up and posted together at first. A chunk finishes before the next starts, so a
+/// run cut short by its time budget keeps what its earlier chunks did; later chunks are sized to
+/// take about half the budget left at the pace the earlier ones went (Halo at its rate limit
+/// looks each key up alone, so a call whose budget holds only a few tickets still finishes some).
 const FIRST_CHUNK: usize = 10;
 
 /// A ticket already in the destination.
@@ -260,10 +260,9 @@ pub fn run(
     let mut results: Vec<Option<PostResult>> = vec![None; input.tickets.len()];
     // First occurrences the time budget left undone.
     let mut unfinished: BTreeSet<usize> = BTreeSet::new();
-    // Chunks bound what the budget can cut: each is looked up and posted before the next starts,
-    // so a run cut short keeps all that its earlier chunks did.
     let (mut start, mut size) = (0, FIRST_CHUNK);
     while start < firsts.len() {
+        let chunk_started_ms = ctx.http.now_ms();
         let chunk = &firsts[start..(start + size).min(firsts.len())];
         if ctx.http.remaining_ms() == 0 {
             unfinished.extend(firsts[start..].iter().copied());
@@ -462,7 +461,8 @@ pub fn run(
             results[i] = Some(works[w].result());
         }
         start += chunk.len();
-        size = (size * 2).min(CHUNK);
+        let ms_per_ticket = (ctx.http.now_ms().saturating_sub(chunk_started_ms) / chunk.len() as u64).max(1);
+        size = ((ctx.http.remaining_ms() / 2 / ms_per_ticket) as usize).max(FIRST_CHUNK);
     }
 
     for i in 0..input.tickets.len() {

@@ -4,16 +4,16 @@
 //! finished tickets by ranges of their positions, so it stays short for any list.
 
 use crate::error::Error;
+use crate::sync::checkpoint;
 use crate::types::Ticket;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 
+const KIND: &str = "post_tickets";
+
 #[derive(Serialize, Deserialize)]
 struct Cursor {
-    v: u32,
     /// The digest of the list's keys.
     of: String,
     /// Inclusive ranges of finished positions.
@@ -40,13 +40,12 @@ pub fn write(tickets: &[Ticket], done: &BTreeSet<usize>) -> String {
             _ => ranges.push((i, i)),
         }
     }
-    let cursor = Cursor { v: 1, of: digest(tickets), done: ranges };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap_or_default())
+    checkpoint::encode(KIND, &Cursor { of: digest(tickets), done: ranges })
 }
 
 /// The positions a cursor says are finished, or a clear error when it is not a cursor of `tickets`.
 pub fn read(cursor: &str, tickets: &[Ticket]) -> Result<BTreeSet<usize>, Error> {
-    let unusable = |problem: &str| {
+    let unusable = |problem: String| {
         Error::invalid(
             "input.cursor",
             problem,
@@ -54,18 +53,14 @@ pub fn read(cursor: &str, tickets: &[Ticket]) -> Result<BTreeSet<usize>, Error> 
              them all (nothing is posted twice either way).",
         )
     };
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| unusable("it is not a post_tickets cursor"))?;
-    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| unusable("it is not a post_tickets cursor"))?;
-    if cursor.v != 1 {
-        return Err(unusable("it comes from another version of psa-bridge"));
-    }
+    let cursor: Cursor = checkpoint::decode(KIND, cursor).map_err(unusable)?;
     if cursor.of != digest(tickets) {
-        return Err(unusable("it belongs to another list of tickets"));
+        return Err(unusable("it belongs to another list of tickets".into()));
     }
     let mut done = BTreeSet::new();
     for (start, end) in cursor.done {
         if start > end || end >= tickets.len() {
-            return Err(unusable("it names tickets the list does not have"));
+            return Err(unusable("it names tickets the list does not have".into()));
         }
         done.extend(start..=end);
     }
@@ -86,7 +81,7 @@ mod tests {
         let list = tickets(10);
         let done: BTreeSet<usize> = [0, 1, 2, 5, 7, 8, 9].into_iter().collect();
         let cursor = write(&list, &done);
-        assert!(cursor.len() < 100, "{cursor}");
+        assert!(cursor.len() < 160, "{cursor}");
         assert_eq!(read(&cursor, &list).unwrap(), done);
         assert_eq!(read(&write(&list, &BTreeSet::new()), &list).unwrap(), BTreeSet::new());
     }
@@ -98,7 +93,9 @@ mod tests {
         let error = read(&cursor, &tickets(9)).unwrap_err();
         assert!(error.cause.contains("another list of tickets"), "{error:?}");
         assert!(read("not a cursor!", &list).unwrap_err().cause.contains("not a post_tickets cursor"));
-        let forged = URL_SAFE_NO_PAD.encode(format!(r#"{{"v":1,"of":"{}","done":[[3,99]]}}"#, digest(&list)));
+        let forged = checkpoint::encode(KIND, &Cursor { of: digest(&list), done: vec![(3, 99)] });
         assert!(read(&forged, &list).unwrap_err().cause.contains("does not have"));
+        let other_kind = checkpoint::encode("armor/tickets", &Cursor { of: digest(&list), done: vec![] });
+        assert!(read(&other_kind, &list).unwrap_err().cause.contains("armor/tickets cursor"));
     }
 }
