@@ -28,8 +28,9 @@ pub mod types {
         CompanyMatch, CreateTicketInput, CreateTicketOutput, FieldUpdate, GetAccountsInput, GetAccountsOutput,
         GetTicketInput, GetTicketOutput, GetTicketsInput, GetTicketsOutput, MatchCandidate, MatchCompaniesInput,
         MatchCompaniesOutput, MatchCounts, MatchMethod, PostCounts, PostOutcome, PostResult, PostTicketsInput,
-        PostTicketsOutput, SearchTicketsInput, SearchTicketsOutput, ServiceCheck, TestConnectionOutput, TicketFields,
-        TicketOutput, UnmatchedAccount, UpdateTicketInput,
+        PostTicketsOutput, SearchTicketsInput, SearchTicketsOutput, ServiceCheck, SyncBackCounts, SyncBackInput,
+        SyncBackOutcome, SyncBackOutput, SyncBackResult, TestConnectionOutput, TicketFields, TicketOutput,
+        UnmatchedAccount, UpdateTicketInput,
     };
     pub use crate::bindings::exports::psa_bridge::plugin::connection::*;
     pub use crate::bindings::exports::psa_bridge::plugin::model::*;
@@ -107,6 +108,10 @@ mod component {
 
         fn add_comment(connection: Connection, input: AddCommentInput) -> Result<AddCommentOutput, PluginError> {
             actions::run(&connection, |ctx| actions::ticket_actions::add_comment(ctx, input))
+        }
+
+        fn sync_back(connection: Connection, input: SyncBackInput) -> Result<SyncBackOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::sync_back::run(ctx, input))
         }
     }
 

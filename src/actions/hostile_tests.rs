@@ -25,6 +25,7 @@ pub(crate) fn connection() -> Connection {
             client_id: "client".into(),
         }),
         halo: None,
+        stellar_cyber: None,
         tuning: Some(Tuning {
             max_concurrency: Some(4),
             request_timeout_seconds: None,
@@ -157,6 +158,8 @@ pub(crate) fn ticket(key: String, summary: String, comments: usize) -> Ticket {
                 .map(|id| Comment { id: id.to_string(), author: None, body: "b".into(), created: None, public: true })
                 .collect(),
         ),
+        tags: None,
+        facts: None,
     }
 }
 
@@ -169,7 +172,7 @@ proptest! {
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| {
             get_accounts::run(ctx, GetAccountsInput { source: None, include_addresses: None, statuses: None, parent_id: None, account_id: None })
         }));
-        let input = GetTicketsInput { source: None, account_ids: Some(vec!["7001".into(), "7002".into()]), statuses: None, request_types: None, since: None,
+        let input = GetTicketsInput { source: None, account_ids: Some(vec!["7001".into(), "7002".into()]), statuses: None, request_types: None, since: None, min_score: None, min_alert_count: None, tags: None, exclude_tags: None, look_back_days: None,
             include_details: None, include_comments: None, max_tickets: Some(30), cursor: None };
         check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| get_tickets::run(ctx, input)));
         check(run_with(&connection, &mut hostile_transport(replies), test_connection::run));

@@ -4,12 +4,40 @@ use super::Context;
 use crate::connectors;
 use crate::error::Error;
 use crate::sync::post;
-use crate::types::{PostTicketsInput, PostTicketsOutput};
+use crate::types::{PostOutcome, PostTicketsInput, PostTicketsOutput, Ticket};
 
 pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutput, Error> {
     let mut destination = connectors::destination(ctx.connection, input.destination.as_deref(), "post_tickets")?;
     let system = destination.system();
-    post::run(ctx, destination.tickets(), system, &input)
+    let output = post::run(ctx, destination.tickets(), system, &input)?;
+    if !output.dry_run {
+        tell_sources(ctx, &input, &output);
+    }
+    Ok(output)
+}
+
+/// Tells each configured source which of its tickets the destination now holds.
+fn tell_sources(ctx: &mut Context, input: &PostTicketsInput, output: &PostTicketsOutput) {
+    let held = |t: &Ticket| {
+        output.results.iter().any(|r| {
+            r.system == t.system
+                && r.key == t.key
+                && matches!(r.outcome, PostOutcome::Created | PostOutcome::Updated | PostOutcome::Unchanged)
+        })
+    };
+    for system in connectors::SYSTEMS.iter().filter(|s| s.source.is_some() && (s.configured)(ctx.connection)) {
+        let tickets: Vec<&Ticket> = input.tickets.iter().filter(|t| t.system == system.name && held(t)).collect();
+        if tickets.is_empty() {
+            continue;
+        }
+        match system.source.map(|open| open(ctx.connection)) {
+            Some(Ok(mut source)) => source.posted(ctx, &tickets),
+            Some(Err(error)) => {
+                crate::log::info(format!("could not tell {} what was posted: {}", system.label, error.cause))
+            }
+            None => {}
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,15 +4,16 @@
 pub mod armor;
 pub mod connectwise;
 pub mod halo;
+pub mod stellar_cyber;
 
 use crate::actions::Context;
 use crate::error::Error;
 use crate::http::Origin;
 use crate::matching::CompanyRecord;
-use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput};
+use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput, Ticket};
 
 /// Every system, in the order test_connection reports them.
-pub const SYSTEMS: &[&System] = &[&armor::SYSTEM, &connectwise::SYSTEM, &halo::SYSTEM];
+pub const SYSTEMS: &[&System] = &[&armor::SYSTEM, &connectwise::SYSTEM, &halo::SYSTEM, &stellar_cyber::SYSTEM];
 
 /// What the registry knows of a system: its connection section, credentials, hosts and roles.
 pub struct System {
@@ -52,6 +53,14 @@ pub trait Source {
     fn accounts(&mut self, ctx: &mut Context, input: &GetAccountsInput) -> Result<Vec<Account>, Error>;
     /// Tickets with details and comments, resumable by cursor, incremental by `since`.
     fn tickets(&mut self, ctx: &mut Context, input: &GetTicketsInput) -> Result<GetTicketsOutput, Error>;
+    /// Told which of its tickets a destination now holds (Stellar Cyber tags the cases).
+    fn posted(&mut self, ctx: &mut Context, tickets: &[&Ticket]) {
+        let _ = (ctx, tickets);
+    }
+    /// The way back, for sources that take changes from the destination.
+    fn feedback(&mut self) -> Option<&mut dyn Feedback> {
+        None
+    }
 }
 
 /// A system that receives companies' links and tickets (a PSA).
@@ -86,6 +95,7 @@ pub struct LinkWrite {
 }
 
 pub use crate::desk::Desk;
+pub use crate::sync::back::Feedback;
 pub use crate::sync::post::TicketWriter;
 
 /// The system named `name`, if there is one.

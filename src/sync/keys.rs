@@ -40,6 +40,26 @@ pub fn note_marker(system: &str, comment_id: &str) -> String {
     format!("[psa-bridge {system} comment {}]", comment_id.trim())
 }
 
+/// The marker that ends a source comment made from a destination's note (the way back).
+pub fn comment_marker(destination: &str, note_id: &str) -> String {
+    format!("[psa-bridge {destination} note {}]", note_id.trim())
+}
+
+/// The marker that ends a source comment reporting who a destination ticket is assigned to.
+pub fn assignee_marker(destination: &str, ticket_id: &str) -> String {
+    format!("[psa-bridge {destination} assignee {}]", ticket_id.trim())
+}
+
+/// The marker that ends a note the sync wrote about a status (a closure note).
+pub fn status_marker(system: &str, key: &str) -> String {
+    format!("[psa-bridge {system} status {}]", key.trim())
+}
+
+/// Whether a note or comment is one the sync wrote (and so is never carried to the other side).
+pub fn written_by_sync(text: &str) -> bool {
+    text.contains("[psa-bridge ")
+}
+
 /// Whether any of `texts` carries the marker of that comment, current or legacy.
 pub fn has_note<'a>(system: &System, comment_id: &str, texts: impl IntoIterator<Item = &'a str>) -> bool {
     let current = note_marker(system.name, comment_id);

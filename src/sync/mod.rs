@@ -1,6 +1,7 @@
 //! The generic engines, written once for every pair of systems. None of them names a system:
 //! what differs between systems comes through the role traits of `connectors`.
 
+pub mod back;
 pub mod checkpoint;
 pub mod keys;
 pub mod link;

@@ -639,7 +639,9 @@ fn note_request(writer: &dyn TicketRequests, work: &Work, comment: &Comment) -> 
 
 /// Why a ticket is closed, for destinations that keep a closure note.
 fn closure_note(work: &Work) -> String {
-    format!("Closed because {} ticket {} is {}.", work.source.label, work.ticket.key.trim(), work.ticket.status.trim())
+    // The marker keeps the way back from carrying the sync's own note to the source.
+    let (label, key, status) = (work.source.label, work.ticket.key.trim(), work.ticket.status.trim());
+    format!("Closed because {label} ticket {key} is {status}.\n{}", keys::status_marker(work.source.name, key))
 }
 
 /// A summary the destination accepts: cut at a word boundary with an ellipsis when too long

@@ -86,6 +86,8 @@ pub fn ticket(
                 })
                 .collect()
         }),
+        tags: None,
+        facts: None,
     }
 }
 

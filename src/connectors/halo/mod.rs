@@ -264,6 +264,7 @@ mod tests {
                 rate_limit: None,
                 link_fields: None,
             }),
+            stellar_cyber: None,
             tuning: None,
         }
     }

@@ -1,0 +1,129 @@
+//! The incremental read's checkpoint: the largest `modified_at` fully read, and the cases read in
+//! the seconds before it. The next read starts those seconds early — a case indexed late is
+//! still found — and leaves out what it already read, so cases modified in the same millisecond
+//! are neither lost nor repeated.
+//!
+//! Written as `<ISO-8601 instant with ms>#<case id>@<modified_at ms>,...`; a bare ISO-8601
+//! instant (a `since` a person gives) is a checkpoint that has read nothing yet.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// How far before the checkpoint the next read starts.
+pub const OVERLAP_MS: i64 = 5_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Epoch ms: the largest `modified_at` read.
+    pub at_ms: i64,
+    /// `(case id, modified_at)` read within `OVERLAP_MS` of `at_ms`.
+    pub seen: Vec<(String, i64)>,
+}
+
+impl Checkpoint {
+    pub fn at(at_ms: i64) -> Checkpoint {
+        Checkpoint { at_ms, seen: Vec::new() }
+    }
+
+    pub fn parse(text: &str) -> Result<Checkpoint, String> {
+        let (instant, seen) = text.trim().split_once('#').unwrap_or((text.trim(), ""));
+        let at = DateTime::parse_from_rfc3339(instant.trim())
+            .or_else(|_| DateTime::parse_from_rfc3339(&crate::lenient::iso_utc(instant)))
+            .map_err(|_| format!("{instant:?} is not an ISO-8601 instant"))?
+            .timestamp_millis();
+        let seen = seen
+            .split(',')
+            .filter(|e| !e.trim().is_empty())
+            .map(|entry| {
+                let (id, ms) = entry.trim().rsplit_once('@').ok_or_else(|| format!("{entry:?} is not `id@ms`"))?;
+                let ms = ms.parse::<i64>().map_err(|_| format!("{entry:?} has no millisecond time"))?;
+                Ok((id.to_string(), ms))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Checkpoint { at_ms: at, seen })
+    }
+
+    /// Where the next read starts (epoch ms).
+    pub fn from_ms(&self) -> i64 {
+        self.at_ms - OVERLAP_MS
+    }
+
+    /// Whether a case read in the window is new: not read before at that `modified_at`.
+    pub fn is_new(&self, id: &str, modified_at: i64) -> bool {
+        modified_at >= self.from_ms() && !self.seen.iter().any(|(i, ms)| i == id && *ms == modified_at)
+    }
+
+    /// The checkpoint once these cases are read too.
+    pub fn advanced<'a>(&self, read: impl IntoIterator<Item = (&'a str, i64)>) -> Checkpoint {
+        let mut seen = self.seen.clone();
+        let mut at_ms = self.at_ms;
+        for (id, ms) in read {
+            at_ms = at_ms.max(ms);
+            if !seen.iter().any(|(i, m)| i == id && *m == ms) {
+                seen.push((id.to_string(), ms));
+            }
+        }
+        seen.retain(|(_, ms)| *ms >= at_ms - OVERLAP_MS);
+        seen.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        Checkpoint { at_ms, seen }
+    }
+
+    /// The checkpoint moved on to `at_ms` (when later): nothing before it is left to read.
+    pub fn with_at(&self, at_ms: i64) -> Checkpoint {
+        self.advanced([]).moved_to(at_ms)
+    }
+
+    fn moved_to(mut self, at_ms: i64) -> Checkpoint {
+        self.at_ms = self.at_ms.max(at_ms);
+        let from = self.from_ms();
+        self.seen.retain(|(_, ms)| *ms >= from);
+        self
+    }
+
+    pub fn encode(&self) -> String {
+        let instant = DateTime::<Utc>::from_timestamp_millis(self.at_ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        if self.seen.is_empty() {
+            return instant;
+        }
+        let seen: Vec<String> = self.seen.iter().map(|(id, ms)| format!("{id}@{ms}")).collect();
+        format!("{instant}#{}", seen.join(","))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_700_000_000_123;
+
+    #[test]
+    fn round_trips_and_takes_a_bare_instant() {
+        let checkpoint = Checkpoint::at(T).advanced([("a", T), ("b", T - 1_000), ("old", T - 9_000)]);
+        assert_eq!(
+            checkpoint.seen,
+            vec![("b".to_string(), T - 1_000), ("a".into(), T)],
+            "older than the overlap: forgotten"
+        );
+        let text = checkpoint.encode();
+        assert_eq!(text, "2023-11-14T22:13:20.123Z#b@1699999999123,a@1700000000123");
+        assert_eq!(Checkpoint::parse(&text).unwrap(), checkpoint);
+        assert_eq!(Checkpoint::parse("2023-11-14T22:13:20Z").unwrap(), Checkpoint::at(T - 123));
+        assert!(Checkpoint::parse("yesterday").is_err());
+        assert!(Checkpoint::parse("2023-11-14T22:13:20Z#a@x").is_err());
+    }
+
+    #[test]
+    fn the_same_millisecond_is_neither_lost_nor_repeated() {
+        // Run 1 read case a at T; case b was modified in the same millisecond but indexed after the read.
+        let after_first = Checkpoint::at(T - 60_000).advanced([("a", T)]);
+        assert!(!after_first.is_new("a", T), "a is not read again");
+        assert!(after_first.is_new("b", T), "b, same millisecond, is still new");
+        assert!(after_first.is_new("late", T - 2_000), "a case indexed late inside the overlap is found");
+        assert!(after_first.is_new("a", T + 1), "a's next change is new");
+        assert!(!after_first.is_new("ancient", T - OVERLAP_MS - 1));
+        let after_second = after_first.advanced([("b", T)]);
+        assert_eq!(after_second.at_ms, T);
+        assert!(!after_second.is_new("a", T) && !after_second.is_new("b", T));
+    }
+}
