@@ -123,7 +123,7 @@ pub fn run(
             comments_added: 0,
             error: None,
         };
-        if let Err(error) = work.one(key, ticket, input, &mut result) {
+        if let Err(error) = work.one(key, ticket, &mut result) {
             result.outcome = SyncBackOutcome::Failed;
             result.error = Some(error);
         }

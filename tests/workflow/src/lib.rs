@@ -127,6 +127,82 @@ impl<'a> Workflow<'a> {
     }
 }
 
+/// What a two-way sync keeps between cycles: the `next_since` of get_tickets and of sync_back.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TwoWay {
+    pub since: Option<Value>,
+    pub back_since: Option<Value>,
+}
+
+impl Workflow<'_> {
+    /// One cycle of a two-way sync as a scheduled workflow runs it: get_tickets (from `state`,
+    /// with `read`'s filters) -> post_tickets -> sync_back (with this cycle's checkpoint), each
+    /// following its cursor; `options` (maps, board, destination) go to post_tickets and
+    /// sync_back. `state` advances only when every step succeeded.
+    pub fn two_way_cycle(&self, state: &mut TwoWay, read: &Value, options: &Value) -> Vec<Step> {
+        let merged = |base: &Value, extra: &Value| {
+            let mut merged = base.clone();
+            for (k, v) in extra.as_object().into_iter().flatten() {
+                merged[k] = v.clone();
+            }
+            merged
+        };
+        let mut steps = Vec::new();
+        let mut tickets: Vec<Value> = Vec::new();
+        let mut cursor: Option<Value> = None;
+        let mut checkpoint: Option<Value> = None;
+        for _ in 0..MAX_TICKET_CALLS {
+            let mut input = read.clone();
+            if let Some(since) = &state.since {
+                input["since"] = since.clone();
+            }
+            if let Some(c) = &cursor {
+                input["cursor"] = c.clone();
+            }
+            steps.push(self.run("get_tickets", input));
+            let Some(output) = last_ok(&steps) else { return steps };
+            tickets.extend(output["tickets"].as_array().cloned().unwrap_or_default());
+            cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
+            checkpoint = output.get("next_since").cloned().filter(|c| !c.is_null());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let mut cursor: Option<Value> = None;
+        for _ in 0..MAX_TICKET_CALLS {
+            let mut input = merged(options, &json!({"tickets": tickets}));
+            if let Some(c) = &cursor {
+                input["cursor"] = c.clone();
+            }
+            steps.push(self.run("post_tickets", input));
+            let Some(output) = last_ok(&steps) else { return steps };
+            cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        let mut input = merged(options, &json!({"source": read.get("source").cloned().unwrap_or(Value::Null)}));
+        input.as_object_mut().map(|o| o.retain(|k, v| !v.is_null() && !POST_ONLY.contains(&k.as_str())));
+        if let Some(since) = &state.back_since {
+            input["since"] = since.clone();
+        }
+        if let Some(c) = &checkpoint {
+            input["source_checkpoint"] = c.clone();
+        }
+        steps.push(self.run("sync_back", input));
+        let Some(output) = last_ok(&steps) else { return steps };
+        let back_since = output.get("next_since").cloned().filter(|c| !c.is_null());
+        *state = TwoWay { since: checkpoint, back_since };
+        steps
+    }
+}
+
+/// post_tickets inputs that sync_back does not take.
+const POST_ONLY: &[&str] = &[
+    "tickets", "catch_all_company", "ticket_type", "team", "agent", "category", "impact", "urgency", "note_outcome",
+    "post_comments", "cursor",
+];
+
 /// The `next_since` of a chain's last get_tickets call, for the next run's [`Workflow::chain_since`].
 pub fn next_since(steps: &[Step]) -> Option<Value> {
     let last = steps.iter().rev().find(|s| s.action == "get_tickets" && s.ok)?;
