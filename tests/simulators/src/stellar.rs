@@ -696,6 +696,11 @@ impl StellarSim {
         if let ["access_token"] = s[..] {
             return if req.method == Method::POST { self.access_token(req) } else { err(405, "method not allowed") };
         }
+        // Every route but the token request wants the JWT, known or not.
+        let user = match self.bearer(req) {
+            Ok(u) => u,
+            Err(r) => return r,
+        };
         let known = matches!(
             s[..],
             ["tenants"]
@@ -707,10 +712,6 @@ impl StellarSim {
         if !known {
             return err(404, "not found");
         }
-        let user = match self.bearer(req) {
-            Ok(u) => u,
-            Err(r) => return r,
-        };
         let i = &self.initial;
         match s[..] {
             ["tenants"] if get => {

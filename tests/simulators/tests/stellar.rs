@@ -168,6 +168,7 @@ fn auth_both_ways_expiry_and_401s() {
         assert!(r.json()["error"].is_string());
     }
     assert_eq!(get(&format!("{}/users", sims.stellar_api_url()), &[]).status, 401);
+    assert_eq!(get(&format!("{}/no/such/route", sims.stellar_api_url()), &[]).status, 401, "auth before routing");
     let st = sims.stellar_state();
     assert_eq!(st["tokens_issued"], 2);
     assert_eq!(st["tokens_issued_by_mode"], json!({"basic": 1, "scoped": 1}));
