@@ -326,6 +326,29 @@ fn generated_cases_are_deterministic_and_messy() {
 }
 
 #[test]
+fn the_guarantees_hold_for_every_seed_and_size() {
+    for (accounts, tickets, seed) in [(5, 4, 1), (12, 30, 2), (30, 90, 3), (60, 500, 4), (0, 20, 5), (8, 0, 6)] {
+        let d = generate(accounts, accounts * 5 + 10, tickets, seed);
+        let s = &d.stellar;
+        assert_eq!(s.cases.len(), d.armor.tickets.len() / 2, "half the ARMOR tickets ({tickets} asked)");
+        assert_eq!(s.tenants.iter().filter(|t| t.armor_id.is_none()).count(), 2);
+        let mut by_modified: HashMap<i64, usize> = HashMap::new();
+        let mut keys = HashSet::new();
+        for c in &s.cases {
+            assert!(s.tenant(c["cust_id"].as_str().unwrap()).is_some());
+            assert!(c["created_at"].as_i64() <= c["modified_at"].as_i64());
+            *by_modified.entry(c["modified_at"].as_i64().unwrap()).or_default() += 1;
+            assert!(keys.insert((c["cust_id"].clone(), c["ticket_id"].clone())));
+            assert!(keys.len() <= s.cases.len());
+        }
+        let shared: usize = by_modified.values().filter(|n| **n > 1).sum();
+        assert!(shared * 10 >= s.cases.len(), "seed {seed}: {shared} of {}", s.cases.len());
+        let ids: HashSet<&str> = s.cases.iter().chain(&s.comments).map(|c| c["_id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), s.cases.len() + s.comments.len(), "ids unique");
+    }
+}
+
+#[test]
 fn data_without_a_stellar_section_gets_the_seeds() {
     let mut d = generate(12, 60, 30, 5);
     let expected = d.stellar.clone();
