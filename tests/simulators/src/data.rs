@@ -19,6 +19,9 @@ pub struct Dataset {
     /// HaloPSA data derived from the ConnectWise companies (absent in older files: filled at start).
     #[serde(default)]
     pub halo: HaloData,
+    /// Stellar Cyber tenants, users and cases (absent in older files: generated for the seed at start).
+    #[serde(default)]
+    pub stellar: StellarData,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -348,6 +351,71 @@ impl HaloData {
     pub fn client_for_company(&self, company_id: i64) -> Option<&Value> {
         let id = *self.client_of_company.get(&company_id)?;
         self.clients.iter().find(|c| c["id"].as_i64() == Some(id))
+    }
+}
+
+/// The Stellar Cyber Data Processor: credentials, tenants, users and the cases the API mutates,
+/// kept as JSON in Stellar's shape (cases, comments).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StellarData {
+    pub credentials: StellarCredentials,
+    /// Generated times (epoch ms) lie before this instant; the simulator shifts every case and
+    /// comment time by `start - anchor_ms`, so the data is recent whenever it starts. None = as is.
+    pub anchor_ms: Option<i64>,
+    pub tenants: Vec<StellarTenant>,
+    /// The sync user first, then the analysts.
+    pub users: Vec<StellarUser>,
+    /// Case records, Stellar's shape (`_id`, `ticket_id`, `name`, `status`, ..., `modified_at`).
+    pub cases: Vec<Value>,
+    /// Comment records, Stellar's shape (`_id`, `case_id`, `comment`, `user`, `created_at`, `modified_at`).
+    pub comments: Vec<Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StellarCredentials {
+    /// The sync user's email: the Basic user of the legacy token request.
+    pub user: String,
+    pub user_id: String,
+    /// The legacy API key (Basic `user:api_key`).
+    pub api_key: String,
+    /// A 5.5+ scoped API key (Bearer on the token request), belonging to the same user.
+    pub scoped_key: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StellarTenant {
+    pub cust_id: String,
+    pub cust_name: String,
+    /// Ground truth: the ConnectWise company the tenant's customer is (via the ARMOR account of the
+    /// same name); None for tenants without a counterpart (or an ambiguous/unmatched account).
+    #[serde(default)]
+    pub company: Option<u64>,
+    /// The ARMOR sub-account the tenant was made from.
+    #[serde(default)]
+    pub armor_id: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StellarUser {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+}
+
+impl StellarData {
+    /// True for data files written before the Stellar simulator existed.
+    pub fn is_empty(&self) -> bool {
+        self.credentials.api_key.is_empty() && self.tenants.is_empty() && self.cases.is_empty()
+    }
+
+    pub fn tenant(&self, cust_id: &str) -> Option<&StellarTenant> {
+        self.tenants.iter().find(|t| t.cust_id == cust_id)
+    }
+
+    /// The analysts (every user but the sync user).
+    pub fn analysts(&self) -> impl Iterator<Item = &StellarUser> {
+        self.users.iter().filter(move |u| u.user_id != self.credentials.user_id)
     }
 }
 

@@ -820,6 +820,7 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
         },
         truth,
         halo: HaloData::default(),
+        stellar: StellarData::default(),
     };
     // Members, board teams and types, ticket custom fields: their own RNG, so everything generated
     // before they existed stays the same for a seed.
@@ -828,6 +829,7 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
     stamp_tickets(&mut x, &dataset.connectwise, &mut cw_tickets);
     dataset.connectwise.tickets = cw_tickets;
     dataset.halo = halo_from_connectwise(&dataset.connectwise, seed);
+    dataset.stellar = stellar_from(&dataset, seed, stellar_default_cases(&dataset));
     dataset
 }
 
@@ -1476,4 +1478,184 @@ pub fn halo_from_connectwise(cw: &ConnectWiseData, seed: u64) -> HaloData {
         actions,
         client_of_company,
     }
+}
+
+// ---- Stellar Cyber ----
+
+pub const STELLAR_STATUSES: [&str; 5] = ["New", "In Progress", "Escalated", "Resolved", "Cancelled"];
+pub const STELLAR_SEVERITIES: [&str; 4] = ["Low", "Medium", "High", "Critical"];
+pub const STELLAR_TAGS: [&str; 6] = ["phishing", "malware", "vip", "noise", "lateral-movement", "exfiltration"];
+/// The Stellar sync user's email (the credentials' user).
+pub const STELLAR_SYNC_USER: &str = "psa-bridge@stellar-sim.test";
+const STELLAR_CASE_NAMES: [&str; 10] = [
+    "Suspicious login from new country",
+    "Malware beaconing to known C2",
+    "Phishing email clicked",
+    "Brute force against VPN",
+    "Lateral movement via SMB",
+    "Unusual data transfer volume",
+    "Impossible travel",
+    "Privilege escalation on server",
+    "Ransomware precursor activity",
+    "DNS tunnelling suspected",
+];
+const STELLAR_COMMENTS: [&str; 6] = [
+    "Looked at the endpoint, user confirms it was them.",
+    "Escalating: similar activity on two more hosts.",
+    "Blocked the sender domain at the gateway.",
+    "False positive pattern from the backup job, tuning.",
+    "Isolated the host pending reimage.",
+    "Customer contacted by phone, waiting for callback.",
+];
+
+/// Half the ARMOR ticket count: the default number of generated Stellar cases.
+pub fn stellar_default_cases(d: &Dataset) -> usize {
+    d.armor.tickets.len() / 2
+}
+
+/// A Stellar Cyber Data Processor serving about two thirds of the ARMOR sub-accounts as tenants (same
+/// customer names, so the truth maps each to the account's ConnectWise company), plus two tenants
+/// without a counterpart, and `cases` cases over them in the ten days before `anchor_ms`. Its own
+/// RNG, so the other services' data never changes for a seed.
+pub fn stellar_from(d: &Dataset, seed: u64, cases: usize) -> StellarData {
+    let cases = cases.min(MAX_TICKETS);
+    let mut g = Gen {
+        rng: ChaCha8Rng::seed_from_u64(seed ^ 0x57e1_1a7c_0de5),
+        used: HashSet::new(),
+        account_words: Vec::new(),
+        word_cursor: 0,
+        unique_counter: 0,
+    };
+    let anchor_ms = BASE_UNIX * 1000;
+    let credentials_hex = (g.hex(12), g.hex(8), g.hex(10));
+    let mut users =
+        vec![StellarUser { user_id: g.hex(12), email: STELLAR_SYNC_USER.into(), name: "PSA Bridge Sync".into() }];
+    for (name, mail) in
+        [("Dana Whitfield", "dana.whitfield"), ("Marco Ruiz", "marco.ruiz"), ("Aiko Tanaka", "aiko.tanaka")]
+    {
+        users.push(StellarUser { user_id: g.hex(12), email: format!("{mail}@stellar-sim.test"), name: name.into() });
+    }
+    let credentials = StellarCredentials {
+        user: STELLAR_SYNC_USER.into(),
+        user_id: users[0].user_id.clone(),
+        api_key: format!("StellarKey-{}", credentials_hex.0),
+        scoped_key: format!("StellarScoped-{}-{}", credentials_hex.1, credentials_hex.2),
+    };
+
+    let mut tenants = Vec::new();
+    for a in d.armor.accounts.iter().filter(|a| a.parent != -1) {
+        if !g.chance(2.0 / 3.0) {
+            continue;
+        }
+        let company = d
+            .truth_for(a.id)
+            .filter(|t| t.expect == Expect::Match)
+            .and_then(|t| t.company_ids.first())
+            .and_then(|c| u64::try_from(*c).ok());
+        // Occasionally padded, as typed into the tenant form.
+        let cust_name = if g.chance(0.08) { format!("{} ", a.name) } else { a.name.clone() };
+        tenants.push(StellarTenant { cust_id: g.hex(16), cust_name, company, armor_id: Some(a.id) });
+    }
+    for name in ["SOC Sandbox (internal)", "Qwixby Lab Tenant"] {
+        tenants.push(StellarTenant { cust_id: g.hex(16), cust_name: name.into(), company: None, armor_id: None });
+    }
+
+    let analysts: Vec<&StellarUser> = users[1..].iter().collect();
+    let mut next_ticket: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(cases);
+    let mut comments = Vec::new();
+    const DAY_MS: i64 = 86_400_000;
+    for _ in 0..cases {
+        let t = &tenants[g.rng.random_range(0..tenants.len())];
+        // ticket_id counts per tenant from 1001, so the same number recurs across tenants.
+        let slot = next_ticket.entry(t.cust_id.clone()).or_insert(1001);
+        let ticket_id = *slot;
+        *slot += 1;
+        let created = anchor_ms - g.rng.random_range(60_000..10 * DAY_MS);
+        let modified = if g.chance(0.2) { created } else { g.rng.random_range(created..anchor_ms) };
+        let status = match g.rng.random_range(0..100) {
+            0..45 => "New",
+            45..75 => "In Progress",
+            75..85 => "Escalated",
+            85..95 => "Resolved",
+            _ => "Cancelled",
+        };
+        let severity = *g.pick(&STELLAR_SEVERITIES);
+        let score = (g.rng.random_range(0..1001) as f64) / 10.0;
+        let score = if g.chance(0.05) { json!(format!("{score}")) } else { json!(score) };
+        let size = if g.chance(0.05) { Value::Null } else { json!(g.rng.random_range(1..61)) };
+        let tags = if g.chance(0.06) {
+            Value::Null
+        } else {
+            let n = g.rng.random_range(0..3);
+            let mut tags: Vec<&str> = Vec::new();
+            for _ in 0..n {
+                let tag = *g.pick(&STELLAR_TAGS);
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+            json!(tags)
+        };
+        let (assignee, assignee_name) = if g.chance(0.5) {
+            let a = *g.pick(&analysts);
+            (json!(a.user_id), json!(a.name))
+        } else {
+            (json!(""), json!(""))
+        };
+        let creator = *g.pick(&analysts);
+        let modifier = *g.pick(&analysts);
+        let mut name = g.pick(&STELLAR_CASE_NAMES).to_string();
+        if g.chance(0.08) {
+            name = format!("  {name} ");
+        }
+        let id = g.hex(12);
+        let n_comments = g.rng.random_range(0..4);
+        for _ in 0..n_comments {
+            let at = g.rng.random_range(created..=modified);
+            let by = *g.pick(&analysts);
+            comments.push(json!({"_id": g.hex(12), "case_id": id, "comment": g.pick(&STELLAR_COMMENTS),
+                                 "user": by.user_id, "created_at": at, "modified_at": at}));
+        }
+        out.push(json!({
+            "_id": id, "ticket_id": ticket_id, "name": name, "status": status, "severity": severity,
+            "score": score, "size": size, "tenant_name": t.cust_name, "cust_id": t.cust_id,
+            "assignee": assignee, "assignee_name": assignee_name, "tags": tags,
+            "acknowledged": status != "New" && g.chance(0.7), "closed": matches!(status, "Resolved" | "Cancelled"),
+            "created_by": creator.user_id, "modified_by": modifier.user_id, "modified_by_name": modifier.name,
+            "version": 1 + n_comments + g.rng.random_range(0..4), "created_at": created, "modified_at": modified,
+        }));
+    }
+    // At least a tenth of the cases share their exact modified_at millisecond with another one.
+    let n = out.len();
+    if n >= 2 {
+        let pairs = (n * 6 / 100 + 1).min(n / 2);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.shuffle(&mut g.rng);
+        for pair in order[..2 * pairs].chunks(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let at = out[a]["modified_at"].clone();
+            let at_ms = at.as_i64().unwrap_or(anchor_ms);
+            out[b]["modified_at"] = at;
+            if out[b]["created_at"].as_i64().unwrap_or(0) > at_ms {
+                out[b]["created_at"] = json!(at_ms);
+            }
+        }
+        // Comments stay within their case's lifetime.
+        let span: std::collections::HashMap<String, (i64, i64)> = out
+            .iter()
+            .map(|c| {
+                let id = c["_id"].as_str().unwrap_or("").to_string();
+                (id, (c["created_at"].as_i64().unwrap_or(0), c["modified_at"].as_i64().unwrap_or(0)))
+            })
+            .collect();
+        for c in &mut comments {
+            if let Some((lo, hi)) = span.get(c["case_id"].as_str().unwrap_or("")) {
+                let at = c["created_at"].as_i64().unwrap_or(0).clamp(*lo, *hi);
+                c["created_at"] = json!(at);
+                c["modified_at"] = json!(at);
+            }
+        }
+    }
+    StellarData { credentials, anchor_ms: Some(anchor_ms), tenants, users, cases: out, comments }
 }

@@ -1,6 +1,6 @@
-//! psa-bridge-sim: faithful, stateful simulators of the ARMOR API, the ConnectWise Manage REST API
-//! and the HaloPSA/HaloITSM API on 127.0.0.1, for tests and demos (contracts/armor.md,
-//! contracts/connectwise.md, contracts/halo.md).
+//! psa-bridge-sim: faithful, stateful simulators of the ARMOR API, the ConnectWise Manage REST API,
+//! the HaloPSA/HaloITSM API and the Stellar Cyber API on 127.0.0.1, for tests and demos
+//! (contracts/armor.md, contracts/connectwise.md, contracts/halo.md, contracts/stellar-cyber.md).
 //!
 //! ```no_run
 //! let sims = psa_bridge_sim::Simulators::start(psa_bridge_sim::SimConfig::small())?;
@@ -19,11 +19,13 @@ mod halo;
 pub mod names;
 mod paging;
 mod server;
+mod stellar;
 
 pub use armor::{armor_psk_header, armor_psk_signature};
 pub use data::*;
 pub use faults::{Faults, Trickle};
 pub use halo::HaloConfig;
+pub use stellar::StellarConfig;
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -64,6 +66,9 @@ pub struct SimConfig {
     pub halo_port: u16,
     /// Halo instance settings: tenancy, token lifetime, per-client rate limit, create delay, outcomes.
     pub halo: HaloConfig,
+    pub stellar_port: u16,
+    /// Stellar Cyber settings: token lifetime, generated case count.
+    pub stellar: StellarConfig,
 }
 
 impl SimConfig {
@@ -82,6 +87,8 @@ impl SimConfig {
             connectwise_port: 0,
             halo_port: 0,
             halo: HaloConfig::default(),
+            stellar_port: 0,
+            stellar: StellarConfig::default(),
         }
     }
 
@@ -111,23 +118,26 @@ impl DataSource {
     }
 }
 
-/// The three simulators, running on a background thread with their own tokio runtime.
+/// The four simulators, running on a background thread with their own tokio runtime.
 /// They stop when this value is dropped (or on `shutdown()`).
 pub struct Simulators {
     armor: Arc<armor::ArmorSim>,
     cw: Arc<connectwise::CwSim>,
     halo: Arc<halo::HaloSim>,
+    stellar: Arc<stellar::StellarSim>,
     armor_addr: SocketAddr,
     cw_addr: SocketAddr,
     halo_addr: SocketAddr,
+    stellar_addr: SocketAddr,
     dataset: Arc<Dataset>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Simulators {
-    /// Start the three servers; returns once they listen.
+    /// Start the four servers; returns once they listen.
     pub fn start(config: SimConfig) -> anyhow::Result<Simulators> {
+        let generated = matches!(config.data, DataSource::Generated { .. });
         let mut dataset = match config.data {
             DataSource::Dataset(d) => d,
             other => other.load()?,
@@ -138,6 +148,11 @@ impl Simulators {
         }
         // ...and from before members, board teams/types and ticket custom fields.
         generate::fill_ticket_reference(&mut dataset.connectwise, dataset.seed.unwrap_or(0));
+        // Stellar: generated for the seed when the data has none, or another case count is asked for.
+        let stellar_cases = config.stellar.cases.unwrap_or_else(|| generate::stellar_default_cases(&dataset));
+        if dataset.stellar.is_empty() || (generated && dataset.stellar.cases.len() != stellar_cases) {
+            dataset.stellar = generate::stellar_from(&dataset, dataset.seed.unwrap_or(0), stellar_cases);
+        }
         let dataset = Arc::new(dataset);
         let armor_l =
             std::net::TcpListener::bind(("127.0.0.1", config.armor_port)).context("binding the ARMOR simulator")?;
@@ -145,8 +160,11 @@ impl Simulators {
             .context("binding the ConnectWise simulator")?;
         let halo_l =
             std::net::TcpListener::bind(("127.0.0.1", config.halo_port)).context("binding the Halo simulator")?;
+        let stellar_l = std::net::TcpListener::bind(("127.0.0.1", config.stellar_port))
+            .context("binding the Stellar Cyber simulator")?;
         let (armor_addr, cw_addr, halo_addr) = (armor_l.local_addr()?, cw_l.local_addr()?, halo_l.local_addr()?);
-        for l in [&armor_l, &cw_l, &halo_l] {
+        let stellar_addr = stellar_l.local_addr()?;
+        for l in [&armor_l, &cw_l, &halo_l, &stellar_l] {
             l.set_nonblocking(true)?;
         }
 
@@ -166,6 +184,11 @@ impl Simulators {
             config.halo,
             format!("http://{halo_addr}"),
         ));
+        let stellar = Arc::new(stellar::StellarSim::new(
+            dataset.clone(),
+            faults::Control::new(config.faults, config.rate_limit_per_min, 0x57),
+            config.stellar,
+        ));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -179,6 +202,7 @@ impl Simulators {
                 (tokio::net::TcpListener::from_std(armor_l)?, armor.clone() as Arc<dyn server::App>),
                 (tokio::net::TcpListener::from_std(cw_l)?, cw.clone() as Arc<dyn server::App>),
                 (tokio::net::TcpListener::from_std(halo_l)?, halo.clone() as Arc<dyn server::App>),
+                (tokio::net::TcpListener::from_std(stellar_l)?, stellar.clone() as Arc<dyn server::App>),
             ]
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -198,9 +222,11 @@ impl Simulators {
             armor,
             cw,
             halo,
+            stellar,
             armor_addr,
             cw_addr,
             halo_addr,
+            stellar_addr,
             dataset,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -259,11 +285,11 @@ impl Simulators {
         &self.dataset
     }
 
-    fn apps(&self) -> [&dyn server::App; 3] {
-        [&*self.armor, &*self.cw, &*self.halo]
+    fn apps(&self) -> [&dyn server::App; 4] {
+        [&*self.armor, &*self.cw, &*self.halo, &*self.stellar]
     }
 
-    /// Faults for all three services (restarts their random sequences from `f.seed`).
+    /// Faults for all four services (restarts their random sequences from `f.seed`).
     pub fn set_faults(&self, f: Faults) {
         for app in self.apps() {
             app.control().set_faults(f);
@@ -275,7 +301,12 @@ impl Simulators {
         server::App::control(&*self.halo).set_faults(f);
     }
 
-    /// The shared per-minute limiter of all three services (Halo's own per-client limit is in `HaloConfig`).
+    /// Faults for the Stellar Cyber simulator only.
+    pub fn set_stellar_faults(&self, f: Faults) {
+        server::App::control(&*self.stellar).set_faults(f);
+    }
+
+    /// The shared per-minute limiter of all four services (Halo's own per-client limit is in `HaloConfig`).
     pub fn set_rate_limit(&self, per_min: Option<u32>) {
         for app in self.apps() {
             app.control().set_rate_limit(per_min);
@@ -313,6 +344,54 @@ impl Simulators {
     /// Same as `GET /_sim/state` on the Halo simulator.
     pub fn halo_state(&self) -> Value {
         server::App::state(&*self.halo)
+    }
+
+    /// "http://127.0.0.1:S": the Stellar host (the API is below `{host}/connect/api/v1`).
+    pub fn stellar_url(&self) -> String {
+        format!("http://{}", self.stellar_addr)
+    }
+
+    /// "http://127.0.0.1:S/connect/api/v1"
+    pub fn stellar_api_url(&self) -> String {
+        format!("{}{}", self.stellar_url(), stellar::BASE)
+    }
+
+    /// The legacy-token connection: `{"host", "user", "api_key"}` (Basic user:api_key on the token request).
+    pub fn stellar_connection(&self) -> Value {
+        let c = &self.dataset.stellar.credentials;
+        json!({"host": self.stellar_url(), "user": c.user, "api_key": c.api_key})
+    }
+
+    /// The scoped-key connection: `{"host", "api_key"}` (Bearer key on the token request; same user).
+    pub fn stellar_scoped_connection(&self) -> Value {
+        json!({"host": self.stellar_url(), "api_key": self.dataset.stellar.credentials.scoped_key})
+    }
+
+    /// Same as `GET /_sim/state` on the Stellar simulator.
+    pub fn stellar_state(&self) -> Value {
+        server::App::state(&*self.stellar)
+    }
+
+    pub fn stellar_config(&self) -> StellarConfig {
+        self.stellar.config()
+    }
+
+    /// Replace the Stellar settings (survives `reset`; `cases` only matters at start).
+    pub fn set_stellar_config(&self, c: StellarConfig) {
+        self.stellar.set_config(c);
+    }
+
+    /// Analyst #1 changes a case, as `POST /_sim/stellar/analyst` (without `case_id` in `change`):
+    /// `{"status"?, "assignee"?, "severity"?, "resolution"?, "tags"?, "comment"?, "at_ms"?}` →
+    /// `{"case": Case, "comment": Comment|null}`.
+    pub fn stellar_analyst(&self, case_id: &str, change: Value) -> anyhow::Result<Value> {
+        self.stellar.analyst_change(case_id, &change).map_err(|(s, m)| anyhow::anyhow!("{s}: {m}"))
+    }
+
+    /// A new case by analyst #1, as `POST /_sim/stellar/cases`; returns its `_id`.
+    pub fn stellar_add_case(&self, spec: Value) -> anyhow::Result<String> {
+        let c = self.stellar.add_case(&spec).map_err(|(s, m)| anyhow::anyhow!("{s}: {m}"))?;
+        Ok(c["_id"].as_str().unwrap_or_default().to_string())
     }
 
     /// All services back to the initial data; counters zeroed (the fault/rate config stays).

@@ -1,14 +1,18 @@
-//! `psa-bridge-sim`: run the ARMOR, ConnectWise and Halo simulators until killed.
+//! `psa-bridge-sim`: run the ARMOR, ConnectWise, Halo and Stellar Cyber simulators until killed.
 //! Prints one JSON line when ready:
-//! {"armor": url, "connectwise": url, "halo": url, "connection": {...}, "halo_connection": {...}}.
+//! {"armor": url, "connectwise": url, "halo": url, "stellar": url, "connection": {...},
+//!  "halo_connection": {...}, "stellar_connection": {...}}.
 
 use clap::Parser;
-use psa_bridge_sim::{DataSource, Faults, HaloConfig, SimConfig, Simulators, Trickle};
+use psa_bridge_sim::{DataSource, Faults, HaloConfig, SimConfig, Simulators, StellarConfig, Trickle};
 use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "psa-bridge-sim", about = "ARMOR + ConnectWise Manage + HaloPSA simulators on 127.0.0.1")]
+#[command(
+    name = "psa-bridge-sim",
+    about = "ARMOR + ConnectWise Manage + HaloPSA + Stellar Cyber simulators on 127.0.0.1"
+)]
 struct Args {
     /// Sub-accounts under the MSP root (generated data).
     #[arg(long)]
@@ -58,6 +62,14 @@ struct Args {
     halo_rate_window_s: u64,
     #[arg(long, default_value_t = 3600)]
     halo_token_ttl_s: u64,
+    #[arg(long, default_value_t = 0)]
+    stellar_port: u16,
+    /// Generated Stellar cases (default: half the ARMOR tickets); ignored for a data file with Stellar data.
+    #[arg(long)]
+    stellar_cases: Option<usize>,
+    /// Stellar access token (JWT) lifetime.
+    #[arg(long, default_value_t = 600)]
+    stellar_token_ttl_s: u64,
     /// Send ConnectWise answers on this route slowly, e.g. "GET /company/companies" (off by default).
     #[arg(long)]
     trickle_route: Option<String>,
@@ -90,7 +102,10 @@ fn main() -> anyhow::Result<()> {
         },
     };
     if let Some(out) = &a.write_data {
-        let dataset = data.load()?;
+        let mut dataset = data.load()?;
+        if let (Some(n), DataSource::Generated { seed, .. }) = (a.stellar_cases, &data) {
+            dataset.stellar = psa_bridge_sim::generate::stellar_from(&dataset, *seed, n);
+        }
         std::fs::write(out, serde_json::to_vec_pretty(&dataset)?)?;
         eprintln!("wrote {}", out.display());
         return Ok(());
@@ -118,6 +133,8 @@ fn main() -> anyhow::Result<()> {
             client_rate_window_ms: a.halo_rate_window_s.saturating_mul(1000),
             ..HaloConfig::default()
         },
+        stellar_port: a.stellar_port,
+        stellar: StellarConfig { token_ttl_s: a.stellar_token_ttl_s, cases: a.stellar_cases },
     };
     let sims = Simulators::start(config)?;
     if let Some(route) = a.trickle_route {
@@ -129,16 +146,19 @@ fn main() -> anyhow::Result<()> {
         }));
     }
     let ready = serde_json::json!({"armor": sims.armor_url(), "connectwise": sims.connectwise_url(), "halo": sims.halo_url(),
-                                   "connection": sims.connection(), "halo_connection": sims.halo_connection()});
+                                   "stellar": sims.stellar_url(), "connection": sims.connection(),
+                                   "halo_connection": sims.halo_connection(),
+                                   "stellar_connection": sims.stellar_connection()});
     let mut out = std::io::stdout().lock();
     writeln!(out, "{ready}")?;
     out.flush()?;
     drop(out);
     eprintln!(
-        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} (Ctrl-C or SIGTERM to stop)",
+        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} / Stellar {} (Ctrl-C or SIGTERM to stop)",
         sims.armor_url(),
         sims.connectwise_url(),
-        sims.halo_url()
+        sims.halo_url(),
+        sims.stellar_url()
     );
     // Serve until the process is killed (SIGTERM/SIGINT end it; stdin may be /dev/null under make).
     loop {

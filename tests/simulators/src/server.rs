@@ -212,6 +212,10 @@ pub(crate) trait App: Send + Sync + 'static {
     fn reset(&self);
     /// Apply a `/_sim/config` body; returns the new config.
     fn configure(&self, body: &Value) -> Result<Value, String>;
+    /// Service-specific `/_sim/*` endpoints (never faulted, never counted); None = unknown.
+    fn sim_extra(&self, _req: &Req) -> Option<Reply> {
+        None
+    }
 }
 
 /// The error that makes hyper close the connection without answering.
@@ -332,7 +336,9 @@ fn sim_endpoint(app: &dyn App, req: &Req) -> Reply {
                 Err(e) => Reply::json(400, &serde_json::json!({"error": e})),
             }
         }
-        _ => Reply::json(404, &serde_json::json!({"error": "unknown /_sim endpoint"})),
+        _ => app
+            .sim_extra(req)
+            .unwrap_or_else(|| Reply::json(404, &serde_json::json!({"error": "unknown /_sim endpoint"}))),
     }
 }
 
