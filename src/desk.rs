@@ -339,6 +339,7 @@ mod tests {
             external_key: key.map(str::to_string),
             created: None,
             updated: None,
+            closure_note: None,
             custom_fields: Vec::new(),
         }
     }

@@ -263,14 +263,7 @@ struct Way<'a, 'c> {
 }
 
 impl Way<'_, '_> {
-    fn one(
-        &mut self,
-        key: &str,
-        ticket: &PsaTicket,
-        input: &SyncBackInput,
-        result: &mut SyncBackResult,
-    ) -> Result<(), Error> {
-        let _ = input;
+    fn one(&mut self, key: &str, ticket: &PsaTicket, result: &mut SyncBackResult) -> Result<(), Error> {
         let Some(item) = self.back.item(self.ctx, key)? else {
             result.outcome = SyncBackOutcome::Missing;
             return Ok(());
@@ -312,6 +305,16 @@ impl Way<'_, '_> {
                 }
                 let by = note.author.as_deref().map(|a| format!(" by {a}")).unwrap_or_default();
                 comments.push((marker.clone(), format!("{text}\n\n— {} note{by}\n{marker}", self.dest.label)));
+            }
+        }
+        if self.rules.sync_notes
+            && ticket.closed
+            && let Some(note) = ticket.closure_note.as_deref().map(str::trim).filter(|n| !n.is_empty())
+            && !keys::written_by_sync(note)
+        {
+            let marker = keys::closure_marker(self.dest.name, &ticket.id);
+            if !item.comments.iter().any(|c| c.contains(&marker) && c.contains(note)) {
+                comments.push((marker.clone(), format!("{note}\n\n— {} closure note\n{marker}", self.dest.label)));
             }
         }
         if self.rules.assignee_comments {

@@ -50,6 +50,11 @@ pub fn assignee_marker(destination: &str, ticket_id: &str) -> String {
     format!("[psa-bridge {destination} assignee {}]", ticket_id.trim())
 }
 
+/// The marker that ends a source comment made from a destination ticket's closure note.
+pub fn closure_marker(destination: &str, ticket_id: &str) -> String {
+    format!("[psa-bridge {destination} closure {}]", ticket_id.trim())
+}
+
 /// The marker that ends a note the sync wrote about a status (a closure note).
 pub fn status_marker(system: &str, key: &str) -> String {
     format!("[psa-bridge {system} status {}]", key.trim())

@@ -209,6 +209,7 @@ fn psa(ticket: ServiceTicket) -> Result<PsaTicket, Error> {
         external_key: ticket.external_x_ref.clone(),
         created: ticket.info.as_ref().and_then(|i| i.date_entered.as_deref()).map(iso_utc),
         updated: ticket.info.as_ref().and_then(|i| i.last_updated.as_deref()).map(iso_utc),
+        closure_note: None,
         custom_fields: custom_fields
             .iter()
             .map(|f| NamedValue { name: f.caption.clone().unwrap_or_default(), value: f.text().unwrap_or_default() })

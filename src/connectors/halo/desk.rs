@@ -159,6 +159,7 @@ impl Tickets {
             external_key: text(ticket.third_party_id_string),
             created: text(ticket.dateoccurred).map(|d| iso_utc(&d)),
             updated: text(ticket.last_update).map(|d| iso_utc(&d)),
+            closure_note: text(ticket.closure_note).map(|n| html::to_text(&n)),
             custom_fields: ticket
                 .customfields
                 .unwrap_or_default()

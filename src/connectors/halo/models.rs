@@ -108,6 +108,8 @@ pub struct Ticket {
     pub dateoccurred: Option<String>,
     #[serde(default, deserialize_with = "lenient::text")]
     pub last_update: Option<String>,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub closure_note: Option<String>,
     #[serde(default)]
     pub customfields: Option<Vec<CustomField>>,
 }

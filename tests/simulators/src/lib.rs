@@ -153,6 +153,8 @@ impl Simulators {
         if dataset.stellar.is_empty() || (generated && dataset.stellar.cases.len() != stellar_cases) {
             dataset.stellar = generate::stellar_from(&dataset, dataset.seed.unwrap_or(0), stellar_cases);
         }
+        // Stellar Cyber's tenants are linked to companies and clients through link fields of their own.
+        generate::add_link_fields(&mut dataset, "StellarCyber", 90, 180);
         let dataset = Arc::new(dataset);
         let armor_l =
             std::net::TcpListener::bind(("127.0.0.1", config.armor_port)).context("binding the ARMOR simulator")?;

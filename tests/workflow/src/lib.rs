@@ -199,8 +199,17 @@ impl Workflow<'_> {
 
 /// post_tickets inputs that sync_back does not take.
 const POST_ONLY: &[&str] = &[
-    "tickets", "catch_all_company", "ticket_type", "team", "agent", "category", "impact", "urgency", "note_outcome",
-    "post_comments", "cursor",
+    "tickets",
+    "catch_all_company",
+    "ticket_type",
+    "team",
+    "agent",
+    "category",
+    "impact",
+    "urgency",
+    "note_outcome",
+    "post_comments",
+    "cursor",
 ];
 
 /// The `next_since` of a chain's last get_tickets call, for the next run's [`Workflow::chain_since`].

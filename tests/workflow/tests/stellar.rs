@@ -13,8 +13,16 @@ use std::collections::BTreeMap;
 const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
 const MIN_SCORE: f64 = 20.0;
 
-fn priority_map() -> Value {
-    json!(SEVERITIES.iter().map(|s| json!({"from": s, "to": s})).collect::<Vec<_>>())
+/// Halo has priorities named as the severities (the seed's default map); ConnectWise numbers them.
+fn priority_map(destination: &str) -> Value {
+    let cw = [
+        "Priority 1 - Emergency Response",
+        "Priority 2 - Quick Response",
+        "Priority 3 - Normal Response",
+        "Priority 4 - Schedule Maintenance",
+    ];
+    let to = |i: usize| if destination == "halo" { SEVERITIES[i] } else { cw[i] };
+    json!((0..4).map(|i| json!({"from": SEVERITIES[i], "to": to(i)})).collect::<Vec<_>>())
 }
 
 /// Stellar with `cases` cases and Halo (no rate limit: the bench paces), or ConnectWise.
@@ -40,7 +48,7 @@ fn read_filters() -> Value {
 }
 
 fn options(destination: &str) -> Value {
-    json!({"destination": destination, "priority_map": priority_map()})
+    json!({"destination": destination, "priority_map": priority_map(destination)})
 }
 
 fn link(workflow: &Workflow) -> Value {
@@ -63,7 +71,8 @@ fn output<'a>(steps: &'a [Step], action: &str) -> &'a Value {
 /// Writes the sync made on each side so far: Stellar comments and case updates, PSA POSTs/PATCHes.
 fn writes(sims: &Simulators) -> (u64, u64) {
     let stellar = sims.stellar_state();
-    let by_sync = |what: &str| stellar["writes"][what]["sync"].as_u64().unwrap_or(0);
+    let sync_user = stellar["sync_user_id"].as_str().unwrap().to_string();
+    let by_sync = |what: &str| stellar[what]["by_user"][&sync_user].as_u64().unwrap_or(0);
     let psa = [sims.halo_state(), sims.connectwise_state()]
         .iter()
         .flat_map(|s| s["requests"].as_object().cloned().unwrap_or_default())
@@ -118,7 +127,12 @@ fn assert_cases_posted_once(sims: &Simulators, links: &BTreeMap<String, u64>, si
     let by_key = halo_tickets_by_key(sims);
     let state = sims.halo_state();
     let priority_named = |name: &str| {
-        state["priorities"].as_array().unwrap().iter().find(|p| p["name"].as_str().unwrap().eq_ignore_ascii_case(name)).map(|p| p["id"].clone())
+        state["priorities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+            .map(|p| p["id"].clone())
     };
     let mut posted = 0;
     for (key, tickets) in &by_key {
@@ -161,9 +175,13 @@ fn links(output: &Value) -> BTreeMap<String, u64> {
         .collect()
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
 fn look_back_ms(sims: &Simulators) -> i64 {
     let _ = sims;
-    chrono::Utc::now().timestamp_millis() - 7 * 86_400_000
+    now_ms() - 7 * 86_400_000
 }
 
 #[test]
@@ -201,13 +219,19 @@ fn cases_become_halo_tickets_once_and_changes_cross_once_each_way_over_five_cycl
         let remark = format!("Analyst remark {round}");
         sims.stellar_analyst(&analysed, json!({"comment": remark})).unwrap();
         let note = format!("Technician note {round}");
-        expect_ok(&workflow.run("add_comment", json!({"destination": "halo", "ticket_id": worked_ticket, "comment": note})));
+        expect_ok(
+            &workflow.run("add_comment", json!({"destination": "halo", "ticket_id": worked_ticket, "comment": note})),
+        );
         cycle(&workflow, &mut state, "halo");
         let analysed_ticket = &halo_tickets_by_key(&sims)[&analysed][0];
-        let copies = halo_actions(&sims, &analysed_ticket["id"]).iter().filter(|a| a["note"].as_str().unwrap_or("").contains(&remark)).count();
+        let copies = halo_actions(&sims, &analysed_ticket["id"])
+            .iter()
+            .filter(|a| a["note"].as_str().unwrap_or("").contains(&remark))
+            .count();
         assert_eq!(copies, 1, "round {round}: the analyst's comment is in Halo once");
         let comments = case(&sims, &worked)["comments"].clone();
-        let copies = comments.as_array().unwrap().iter().filter(|c| c["comment"].as_str().unwrap().contains(&note)).count();
+        let copies =
+            comments.as_array().unwrap().iter().filter(|c| c["comment"].as_str().unwrap().contains(&note)).count();
         assert_eq!(copies, 1, "round {round}: the technician's note is on the case once");
         let quiet = writes(&sims);
         cycle(&workflow, &mut state, "halo");
@@ -215,21 +239,35 @@ fn cases_become_halo_tickets_once_and_changes_cross_once_each_way_over_five_cycl
     }
 
     // The technician closes a ticket: the case is resolved with the closure note as a comment.
-    expect_ok(&workflow.run("close_ticket", json!({"destination": "halo", "ticket_id": worked_ticket, "resolution": "Reimaged the laptop."})));
+    expect_ok(&workflow.run(
+        "close_ticket",
+        json!({"destination": "halo", "ticket_id": worked_ticket, "resolution": "Reimaged the laptop."}),
+    ));
     let steps = cycle(&workflow, &mut state, "halo");
     let closed = case(&sims, &worked);
     assert_eq!(closed["status"], "Resolved", "{:#}", output(&steps, "sync_back"));
     assert_eq!(closed["resolution"], "True Positive");
-    assert!(closed["comments"].as_array().unwrap().iter().any(|c| c["comment"].as_str().unwrap().contains("Reimaged the laptop.")));
+    assert!(
+        closed["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["comment"].as_str().unwrap().contains("Reimaged the laptop."))
+    );
     // The analyst moves a case on: its ticket follows on the next cycle, and nothing bounces back.
     sims.stellar_analyst(&analysed, json!({"status": "Escalated"})).unwrap();
     cycle(&workflow, &mut state, "halo");
     let ticket = &halo_tickets_by_key(&sims)[&analysed][0];
     let statuses = sims.halo_state()["statuses"].clone();
-    let status_name = statuses.as_array().unwrap().iter().find(|s| s["id"] == ticket["status_id"]).unwrap()["name"].clone();
+    let status_name =
+        statuses.as_array().unwrap().iter().find(|s| s["id"] == ticket["status_id"]).unwrap()["name"].clone();
     let quiet = writes(&sims);
     cycle(&workflow, &mut state, "halo");
-    assert_eq!(writes(&sims), quiet, "after the analyst's change, a quiet cycle writes nothing (ticket status {status_name})");
+    assert_eq!(
+        writes(&sims),
+        quiet,
+        "after the analyst's change, a quiet cycle writes nothing (ticket status {status_name})"
+    );
     assert_eq!(case(&sims, &analysed)["status"], "Escalated", "the analyst's status stays");
     assert_cases_posted_once(&sims, &links, since_ms);
 }
@@ -245,12 +283,21 @@ fn when_both_sides_change_the_status_the_case_wins_and_the_notes_still_cross() {
     let (key, tickets) = by_key.iter().find(|(k, _)| case(&sims, k)["status"] == "New").expect("a new case");
     let ticket_id = tickets[0]["id"].as_u64().unwrap().to_string();
     sims.stellar_analyst(key, json!({"status": "Escalated"})).unwrap();
-    expect_ok(&workflow.run("update_ticket", json!({"destination": "halo", "ticket_id": ticket_id, "fields": {"status": "In Progress"}})));
-    expect_ok(&workflow.run("add_comment", json!({"destination": "halo", "ticket_id": ticket_id, "comment": "Working on it."})));
+    expect_ok(&workflow.run(
+        "update_ticket",
+        json!({"destination": "halo", "ticket_id": ticket_id, "ticket": {"status": "In Progress"}}),
+    ));
+    expect_ok(
+        &workflow
+            .run("add_comment", json!({"destination": "halo", "ticket_id": ticket_id, "comment": "Working on it."})),
+    );
     cycle(&workflow, &mut state, "halo");
     assert_eq!(case(&sims, key)["status"], "Escalated", "the case's status wins");
     let ticket = expect_ok(&workflow.run("get_ticket", json!({"destination": "halo", "ticket_id": ticket_id}))).clone();
-    assert_eq!(ticket["ticket"]["status"], "New", "the ticket follows the case (Escalated has no Halo status: the default)");
+    assert_eq!(
+        ticket["ticket"]["status"], "New",
+        "the ticket follows the case (Escalated has no Halo status: the default)"
+    );
     let comments = case(&sims, key)["comments"].clone();
     assert!(comments.as_array().unwrap().iter().any(|c| c["comment"].as_str().unwrap().contains("Working on it.")));
     let quiet = writes(&sims);
@@ -282,8 +329,13 @@ fn cases_modified_in_the_same_millisecond_are_neither_lost_nor_repeated() {
     let (sims, connection) = sims(8, 0, "halo");
     let workflow = workflow(connection);
     let tenant = sims.dataset().stellar.tenants[0].cust_id.clone();
-    let at = chrono::Utc::now().timestamp_millis() - 60_000;
-    let add = |name: &str| sims.stellar_add_case(json!({"cust_id": tenant, "name": name, "severity": "High", "score": 90, "size": 3, "at_ms": at})).unwrap();
+    let at = now_ms() - 1_000;
+    let add = |name: &str| {
+        sims.stellar_add_case(
+            json!({"cust_id": tenant, "name": name, "severity": "High", "score": 90, "size": 3, "at_ms": at}),
+        )
+        .unwrap()
+    };
     let first = add("first");
     let read = |since: Option<&Value>| {
         let mut input = json!({"source": "stellar_cyber"});
@@ -293,7 +345,9 @@ fn cases_modified_in_the_same_millisecond_are_neither_lost_nor_repeated() {
         expect_ok(&workflow.run("get_tickets", input)).clone()
     };
     let one = read(None);
-    let keys = |o: &Value| o["tickets"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let keys = |o: &Value| {
+        o["tickets"].as_array().unwrap().iter().map(|t| t["key"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+    };
     assert_eq!(keys(&one), vec![first.clone()]);
     // Another case lands in the very same millisecond after the read.
     let second = add("second");
@@ -311,10 +365,16 @@ fn cases_go_to_connectwise_and_a_closed_ticket_resolves_its_case() {
     assert!(!links.is_empty());
     let mut state = TwoWay::default();
     let first = cycle(&workflow, &mut state, "connectwise");
-    let counts = &output(&first, "post_tickets")["counts"];
-    assert!(counts["created"].as_u64().unwrap() > 0, "{counts}");
+    let posted = output(&first, "post_tickets");
+    assert!(posted["counts"]["created"].as_u64().unwrap() > 0, "{:#}", posted["results"]);
     let cw = sims.connectwise_state();
-    let ticket = cw["tickets"].as_array().unwrap().iter().find(|t| t["externalXRef"].as_str().is_some_and(|k| k.starts_with("stellar_cyber:"))).unwrap().clone();
+    let ticket = cw["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["externalXRef"].as_str().is_some_and(|k| k.starts_with("stellar_cyber:")))
+        .unwrap()
+        .clone();
     let key = ticket["externalXRef"].as_str().unwrap().trim_start_matches("stellar_cyber:").to_string();
     let quiet = writes(&sims);
     cycle(&workflow, &mut state, "connectwise");
@@ -323,7 +383,13 @@ fn cases_go_to_connectwise_and_a_closed_ticket_resolves_its_case() {
     cycle(&workflow, &mut state, "connectwise");
     let resolved = case(&sims, &key);
     assert_eq!(resolved["status"], "Resolved");
-    assert!(resolved["comments"].as_array().unwrap().iter().any(|c| c["comment"].as_str().unwrap().contains("Blocked the sender.")));
+    assert!(
+        resolved["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["comment"].as_str().unwrap().contains("Blocked the sender."))
+    );
     let quiet = writes(&sims);
     cycle(&workflow, &mut state, "connectwise");
     assert_eq!(writes(&sims), quiet, "the resolved case does not bounce back");
@@ -336,7 +402,7 @@ fn chaos(seed: u64) {
     let since_ms = look_back_ms(&sims);
     let faults = Faults { p5xx: 0.10, p429: 0.05, pdrop: 0.02, plost: 0.01, seed, ..Faults::default() };
     sims.set_faults(faults);
-    sims.set_stellar_token_ttl(20);
+    sims.set_stellar_config(psa_bridge_sim::StellarConfig { token_ttl_s: 20, ..sims.stellar_config() });
     let mut state = TwoWay::default();
     let mut runs = 0;
     loop {
@@ -368,7 +434,12 @@ fn chaos_converges_with_nothing_lost_or_duplicated() {
 
 fn assert_no_secrets_stellar(sims: &Simulators, steps: &[Step]) {
     let connection = sims.stellar_connection();
-    let secrets: Vec<String> = [&connection["api_key"], &connection["user"]].iter().filter_map(|v| v.as_str()).map(str::to_string).chain(secrets(sims)).collect();
+    let secrets: Vec<String> = [&connection["api_key"], &connection["user"]]
+        .iter()
+        .filter_map(|v| v.as_str())
+        .map(str::to_string)
+        .chain(secrets(sims))
+        .collect();
     for step in steps {
         let text = step.event.to_string();
         for secret in &secrets {
