@@ -61,6 +61,9 @@ const HALO_LIMIT: u32 = 300;
 const HALO_WINDOW_S: u32 = 10;
 const HALO_PAGE: u64 = 100;
 const HALO_LINK_BATCH: u64 = 25;
+/// Stellar Cyber cases of the two-way scenario (about 70% modified in the 7-day look-back).
+const STELLAR_CASES: usize = 1_000;
+const STELLAR_PAGE: u64 = 500;
 
 /// The fault mix of issue 13: what a new user met against an independent fake.
 fn fault_mix() -> Faults {
@@ -180,6 +183,30 @@ fn main() -> Result<()> {
         halo_share * 100.0
     );
 
+    let stellar_cases = scaled(STELLAR_CASES);
+    println!(
+        "\n== Stellar Cyber -> Halo: {stellar_cases} cases, a two-way cycle, then a cycle with nothing changed =="
+    );
+    let stellar = run_stellar(&plugin, args.seed, stellar_cases)?;
+    let stellar_ratio = stellar.requests as f64 / stellar.bound.max(1) as f64;
+    println!(
+        "  {} cases read, {} tickets created, {} comments; get_tickets + post_tickets: {} requests / lower bound {} = {stellar_ratio:.3}x in {:.1} s; sync_back {} requests",
+        stellar.read,
+        stellar.created,
+        stellar.notes,
+        stellar.requests,
+        stellar.bound,
+        stellar.wall.as_secs_f64(),
+        stellar.back_requests
+    );
+    println!(
+        "  nothing changed: {} reads, {} writes ({} requests) in {:.1} s",
+        stellar.quiet_reads,
+        stellar.quiet_writes,
+        stellar.quiet_reads + stellar.quiet_writes,
+        stellar.quiet_wall.as_secs_f64()
+    );
+
     println!("\n== Rate limit: post_tickets under {RATE_LIMIT_PER_MIN} requests/minute (reset simulators) ==");
     let target_requests = ((RATE_RUN_REQUESTS as f64 * args.scale) as usize).max(RATE_RUN_MIN_REQUESTS);
     let rate = run_rate_limited(&runner, &first, target_requests)?;
@@ -245,6 +272,18 @@ fn main() -> Result<()> {
             format!("{:.2}%", halo_share * 100.0),
             format!("< {}%", TARGET_429_SHARE * 100.0),
             verdict(halo_share < TARGET_429_SHARE),
+        ),
+        (
+            "Stellar -> Halo: requests / lower bound".into(),
+            format!("{} / {} = {stellar_ratio:.3}x", stellar.requests, stellar.bound),
+            format!("<= {TARGET_RATIO}x"),
+            verdict(stellar_ratio <= TARGET_RATIO),
+        ),
+        (
+            "Stellar <-> Halo: quiet cycle reads, writes".into(),
+            format!("{}, {}", stellar.quiet_reads, stellar.quiet_writes),
+            "writes 0".into(),
+            verdict(stellar.quiet_writes == 0),
         ),
         (
             "under faults vs fault-free + 429 pauses".into(),
@@ -321,6 +360,10 @@ fn main() -> Result<()> {
         "halo": {"requests": halo.requests, "lower_bound": halo.bound, "ratio": halo_ratio, "wall_s": halo.wall.as_secs_f64(),
                  "limit_bound_s": halo_limit_bound.as_secs_f64(), "rate_limited": halo.rate_limited, "created": halo.created,
                  "limit": {"requests": HALO_LIMIT, "window_s": HALO_WINDOW_S}},
+        "stellar": {"cases": stellar_cases, "read": stellar.read, "created": stellar.created, "requests": stellar.requests,
+                    "lower_bound": stellar.bound, "ratio": stellar_ratio, "wall_s": stellar.wall.as_secs_f64(),
+                    "sync_back_requests": stellar.back_requests, "quiet_reads": stellar.quiet_reads,
+                    "quiet_writes": stellar.quiet_writes, "quiet_wall_s": stellar.quiet_wall.as_secs_f64()},
         "rate_limited_share": share,
         "rate_limit": {"per_min": RATE_LIMIT_PER_MIN, "tickets": rate.tickets, "requests": rate.requests,
                        "rate_limited": rate.rate_limited, "wall_s": rate.wall.as_secs_f64()},
@@ -942,6 +985,99 @@ fn run_halo(runner: &Runner, slice: &[Value]) -> Result<HaloRun> {
     let rate_limited =
         after["faults"]["rate_limited"].as_u64().unwrap_or(0) - before["faults"]["rate_limited"].as_u64().unwrap_or(0);
     Ok(HaloRun { requests: total(&after) - total(&before), bound, wall, rate_limited, created, notes })
+}
+
+struct StellarRun {
+    read: u64,
+    created: u64,
+    notes: u64,
+    requests: u64,
+    bound: u64,
+    wall: Duration,
+    back_requests: u64,
+    quiet_reads: u64,
+    quiet_writes: u64,
+    quiet_wall: Duration,
+}
+
+/// Stellar Cyber cases into Halo (no rate limit: this counts requests) on simulators of their
+/// own: tenants linked, then a two-way cycle (get_tickets -> post_tickets -> sync_back) and one
+/// with nothing changed. The lower bound of get_tickets + post_tickets: per action a token; the
+/// users and every page of cases (the last one short); per case its comments and summary; for
+/// Halo the statuses, priorities and client pages, per ticket one lookup and one create, per
+/// comment one Action; per new ticket the case read and tagged.
+fn run_stellar(plugin: &Plugin, seed: u64, cases: usize) -> Result<StellarRun> {
+    let mut config = SimConfig::generated(ACCOUNTS / 20, COMPANIES / 20, 0, seed);
+    config.faults = Faults { latency_ms: LATENCY_MS, ..Faults::default() };
+    config.stellar.cases = Some(cases);
+    let sims = Simulators::start(config)?;
+    let mut halo = sims.halo_config();
+    halo.client_rate_limit = None;
+    sims.set_halo_config(halo);
+    let runner = Runner::new(plugin, &sims);
+    let mut connection = json!({"stellar_cyber": sims.stellar_connection(), "halo": sims.halo_connection()});
+    connection["halo"]["rate_limit"] = json!({"requests": 0, "window_seconds": 300});
+    let run = |action: &str, input: Value| runner.must_with(connection.clone(), action, input, DEFAULT_CONCURRENCY);
+    let accounts = run("get_accounts", json!({"source": "stellar_cyber"}))?;
+    run("match_companies", json!({"accounts": accounts.step.output()["accounts"]}))?;
+    let total = |s: &Value| s["requests_total"].as_u64().unwrap_or(0);
+    let both = || (total(&sims.stellar_state()), total(&sims.halo_state()));
+    let severities = ["Critical", "High", "Medium", "Low"].map(|s| json!({"from": s, "to": s}));
+    let before = both();
+    let started = Instant::now();
+    let read = run("get_tickets", json!({"source": "stellar_cyber"}))?;
+    let output = read.step.output().clone();
+    let posted = run("post_tickets", json!({"tickets": output["tickets"], "priority_map": severities}))?;
+    let wall = started.elapsed();
+    let after_post = both();
+    let back = run("sync_back", json!({"source_checkpoint": output["next_since"], "priority_map": severities}))?;
+    let after_back = both();
+
+    let n = output["count"].as_u64().unwrap_or(0);
+    let counts = &posted.step.output()["counts"];
+    let (created, notes) = (counts["created"].as_u64().unwrap_or(0), counts["notes_added"].as_u64().unwrap_or(0));
+    let clients = sims.halo_state()["clients"].as_array().map_or(0, Vec::len) as u64;
+    let stellar_bound = 1 + 1 + (n / STELLAR_PAGE + 1) + 2 * n + 1 + 2 * created;
+    let halo_bound = 1 + 2 + pages(clients, HALO_PAGE) + 2 * created + notes;
+    let requests = after_post.0 - before.0 + after_post.1 - before.1;
+    let back_requests = after_back.0 - after_post.0 + after_back.1 - after_post.1;
+
+    // A cycle with nothing changed: from the first cycle's checkpoints.
+    let writes = |s: &Value| {
+        s["requests"].as_object().map_or(0, |r| {
+            r.iter()
+                .filter(|(route, _)| !route.starts_with("GET") && !route.contains("token") && !route.contains("/auth"))
+                .filter_map(|(_, n)| n.as_u64())
+                .sum::<u64>()
+        })
+    };
+    let writes_now = || writes(&sims.stellar_state()) + writes(&sims.halo_state());
+    let (quiet_before, quiet_writes_before) = (both(), writes_now());
+    let quiet_started = Instant::now();
+    let again = run("get_tickets", json!({"source": "stellar_cyber", "since": output["next_since"]}))?;
+    let again_output = again.step.output().clone();
+    run("post_tickets", json!({"tickets": again_output["tickets"], "priority_map": severities}))?;
+    run(
+        "sync_back",
+        json!({"since": back.step.output()["next_since"], "source_checkpoint": again_output["next_since"],
+               "priority_map": severities}),
+    )?;
+    let quiet_wall = quiet_started.elapsed();
+    let quiet_after = both();
+    let quiet_writes = writes_now() - quiet_writes_before;
+    let quiet_requests = quiet_after.0 - quiet_before.0 + quiet_after.1 - quiet_before.1;
+    Ok(StellarRun {
+        read: n,
+        created,
+        notes,
+        requests,
+        bound: stellar_bound + halo_bound,
+        wall,
+        back_requests,
+        quiet_reads: quiet_requests - quiet_writes,
+        quiet_writes,
+        quiet_wall,
+    })
 }
 
 struct RateRun {

@@ -6,7 +6,7 @@ use anyhow::{Context, Result, bail};
 use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::progress::StderrProgress;
 use psa_bridge_sim::{SimConfig, Simulators};
-use psa_bridge_workflow::{Step, Workflow, component_path, next_since, requests_served};
+use psa_bridge_workflow::{Step, TwoWay, Workflow, component_path, next_since, requests_served};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,7 +29,7 @@ fn main() -> Result<()> {
         plugin.load_time.as_secs_f64() * 1e3
     );
     println!(
-        "Starting the ARMOR, ConnectWise and Halo simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
+        "Starting the ARMOR, ConnectWise, Halo and Stellar Cyber simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
     );
     let sims = Simulators::start(SimConfig::generated(ACCOUNTS, COMPANIES, TICKETS, SEED))?;
     println!(
@@ -78,6 +78,15 @@ fn main() -> Result<()> {
     println!("\n== Ticket actions on Halo ==");
     ticket_actions(&halo_workflow, "Security Operations")?;
 
+    // Stellar Cyber cases into the same Halo, both ways: an analyst and a technician each change
+    // something between cycles; each change crosses once, and a cycle without changes writes nothing.
+    println!("\n== Stellar Cyber <-> Halo ({}): two-way sync ==", sims.stellar_url());
+    let mut connection = halo_workflow.connection.clone();
+    connection.as_object_mut().map(|c| c.remove("armor"));
+    connection["stellar_cyber"] = sims.stellar_connection();
+    let stellar_workflow = Workflow::new(&plugin, connection, halo_workflow.options.clone());
+    let quiet_writes = two_way(&stellar_workflow, &sims)?;
+
     let writes = second.writes + scheduled.writes;
     println!(
         "\nSecond run: {} ConnectWise writes, {} tickets created, {} companies updated — {}.",
@@ -99,10 +108,82 @@ fn main() -> Result<()> {
     );
     println!("Total {:.1} s. Simulators stopped.", started.elapsed().as_secs_f64());
     drop(sims);
-    if writes != 0 || first.created == 0 || halo_second.writes != 0 || halo_first.created == 0 {
+    println!(
+        "Stellar Cyber <-> Halo: a cycle without changes wrote {quiet_writes} — {}.",
+        if quiet_writes == 0 { "no echo" } else { "NOT quiet" }
+    );
+    if writes != 0 || first.created == 0 || halo_second.writes != 0 || halo_first.created == 0 || quiet_writes != 0 {
         bail!("the demo did not behave as expected");
     }
     Ok(())
+}
+
+/// Links Stellar's tenants, then runs the two-way cycle three times: the first brings the cases
+/// over; before the second an analyst escalates a case and comments, a technician notes on and
+/// closes another's ticket; the third has nothing to do. Returns the third cycle's writes.
+fn two_way(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
+    let show = |step: &Step| -> Result<()> {
+        println!(
+            "  {:<16} {:<6} {:>7.2} s  {}",
+            step.action,
+            if step.ok { "ok" } else { "ERROR" },
+            step.elapsed.as_secs_f64(),
+            describe(step)
+        );
+        if step.ok { Ok(()) } else { bail!("{} failed: {}", step.action, step.error()) }
+    };
+    let accounts = workflow.run("get_accounts", json!({"source": "stellar_cyber"}));
+    show(&accounts)?;
+    show(&workflow.run("match_companies", json!({"accounts": accounts.output()["accounts"]})))?;
+    let severities: Vec<Value> =
+        ["Critical", "High", "Medium", "Low"].iter().map(|s| json!({"from": s, "to": s})).collect();
+    let read = json!({"source": "stellar_cyber", "min_score": 20});
+    let options = json!({"priority_map": severities});
+    let mut state = TwoWay::default();
+    let both_writes = || writes(&sims.stellar_state()) + writes(&sims.halo_state());
+    for cycle in 1..=3 {
+        match cycle {
+            1 => println!("  -- cycle 1: the cases come over --"),
+            2 => {
+                let tickets = workflow.run("search_tickets", json!({"open": true}));
+                let ours: Vec<&Value> = tickets.output()["tickets"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| t["external_key"].as_str().is_some_and(|k| k.starts_with("stellar_cyber:")))
+                    .collect();
+                let [analysed, worked, ..] = ours.as_slice() else { bail!("fewer than two Stellar tickets in Halo") };
+                let case = analysed["external_key"].as_str().unwrap_or_default().trim_start_matches("stellar_cyber:");
+                sims.stellar_analyst(
+                    case,
+                    json!({"status": "In Progress", "comment": "Confirmed: the host beacons to a known C2."}),
+                )?;
+                println!(
+                    "  -- analyst: case {case} In Progress, with a comment; technician: a note on ticket #{} and closed --",
+                    worked["id"].as_str().unwrap_or("?")
+                );
+                show(&workflow.run(
+                    "add_comment",
+                    json!({"ticket_id": worked["id"], "comment": "Called the user: the laptop is with IT."}),
+                ))?;
+                show(
+                    &workflow.run("close_ticket", json!({"ticket_id": worked["id"], "resolution": "Laptop reimaged."})),
+                )?;
+                println!("  -- cycle 2: each change crosses once --");
+            }
+            _ => println!("  -- cycle 3: nothing changed --"),
+        }
+        let before = both_writes();
+        for step in workflow.two_way_cycle(&mut state, &read, &options) {
+            show(&step)?;
+        }
+        let written = both_writes() - before;
+        println!("  writes this cycle: {written} (Stellar Cyber and Halo)");
+        if cycle == 3 {
+            return Ok(written);
+        }
+    }
+    Ok(0)
 }
 
 /// Escalates a new ticket for the company of the first open one: created once (a retry finds it),
@@ -236,6 +317,19 @@ fn describe(step: &Step) -> String {
                 c["created"], c["updated"], c["unchanged"], c["skipped"], c["failed"], c["notes_added"]
             )
         }
+        "sync_back" => {
+            let c = &o["counts"];
+            format!(
+                "{} tickets updated since: {} cases updated ({} statuses, {} comments), {} in step, {} deferred, {} failed",
+                c["tickets"],
+                c["updated"],
+                c["statuses_set"],
+                c["comments_added"],
+                c["unchanged"],
+                c["deferred"],
+                c["failed"]
+            )
+        }
         "search_tickets" => {
             format!("{} tickets{}", o["count"], if o["more"] == true { " (more match)" } else { "" })
         }
@@ -273,7 +367,7 @@ fn writes(state: &Value) -> u64 {
         .map(|r| {
             r.iter()
                 .filter(|(route, _)| ["POST ", "PATCH ", "PUT "].iter().any(|m| route.starts_with(m)))
-                .filter(|(route, _)| !route.contains("/auth"))
+                .filter(|(route, _)| !route.contains("/auth") && !route.contains("access_token"))
                 .filter_map(|(_, n)| n.as_u64())
                 .sum()
         })
