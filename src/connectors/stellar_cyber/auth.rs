@@ -8,7 +8,8 @@ use crate::http::{Auth, Method, Origin, Request, Scheduler};
 use crate::lenient;
 use std::rc::Rc;
 
-/// Renew this long before `exp` (the seed's margin), so a token never expires in flight.
+/// Renew this long before `exp` (the seed's margin), so a token never expires in flight — or a
+/// quarter of the token's life, when it lives less than two minutes.
 const RENEW_BEFORE_S: i64 = 30;
 
 pub struct StellarAuth {
@@ -16,6 +17,7 @@ pub struct StellarAuth {
     /// Set for a legacy API token; `None` for a scoped key.
     pub user: Option<String>,
     api_key: String,
+    /// The JWT and when to renew it (epoch seconds; `None`: when it is refused).
     token: Option<(String, Option<i64>)>,
     generation: u64,
 }
@@ -59,7 +61,9 @@ impl StellarAuth {
         let token = answer
             .access_token
             .ok_or_else(|| Error::malformed(SERVICE, "the access token request", "no `access_token` in the answer"))?;
-        self.token = Some((token, answer.exp));
+        let now = http.unix_seconds() as i64;
+        let renew_at = answer.exp.map(|exp| exp - RENEW_BEFORE_S.min((exp - now).max(0) / 4));
+        self.token = Some((token, renew_at));
         self.generation += 1;
         Ok(())
     }
@@ -68,7 +72,7 @@ impl StellarAuth {
 impl Auth for StellarAuth {
     fn sign(&mut self, request: &mut Request, http: &mut Scheduler) -> Result<(), Error> {
         let now = http.unix_seconds() as i64;
-        let fresh = matches!(&self.token, Some((_, exp)) if exp.is_none_or(|exp| now + RENEW_BEFORE_S < exp));
+        let fresh = matches!(&self.token, Some((_, renew_at)) if renew_at.is_none_or(|at| now < at));
         if !fresh {
             self.log_in(http)?;
         }

@@ -7,7 +7,7 @@ use super::{StellarApi, StellarCyber, encode, mapping, models};
 use crate::actions::Context;
 use crate::desk::given;
 use crate::error::Error;
-use crate::http::Request;
+use crate::http::{Flow, HttpError, Request};
 use crate::log;
 use crate::types::{Account, GetAccountsInput, GetTicketsInput, GetTicketsOutput, Ticket};
 use std::collections::HashMap;
@@ -233,31 +233,61 @@ pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInp
     }
     let total = jobs.len();
     let mut done = 0;
+    let mut summary_read = vec![false; cases.len()];
+    let mut failure = None;
     let api = &stellar.api;
-    ctx.http.try_run(&mut stellar.auth, jobs, |job, outcome, _| {
+    ctx.http.run(&mut stellar.auth, jobs, |job, outcome, _| {
+        // Out of time: the cases before the first unfinished one are returned, with a cursor.
+        if matches!(outcome, Err(HttpError::BudgetExhausted { .. })) {
+            return Flow::Continue;
+        }
         done += 1;
         log::progress("reading cases", done, total);
         let gone = matches!(&outcome, Ok(r) if r.status == 404);
-        match job {
+        let read = match job {
             Job::Comments(i) => {
                 let what = format!("reading the comments of case {}", cases[i].id);
-                comments[i] = Some(if gone {
-                    Vec::new()
+                let read = if gone {
+                    Ok(models::Data { data: None })
                 } else {
-                    api.decode::<models::Data<Vec<models::Comment>>>(&what, outcome)?.data.unwrap_or_default()
-                });
+                    api.decode::<models::Data<Vec<models::Comment>>>(&what, outcome)
+                };
+                read.map(|c| comments[i] = Some(c.data.unwrap_or_default()))
             }
-            Job::Summary(i) if !gone => {
+            Job::Summary(i) => {
                 let what = format!("reading the summary of case {}", cases[i].id);
-                summaries[i] = api
-                    .decode::<models::Data<serde_json::Value>>(&what, outcome)?
-                    .data
-                    .and_then(|d| d.as_str().map(str::to_string));
+                let read = if gone {
+                    Ok(models::Data { data: None })
+                } else {
+                    api.decode::<models::Data<serde_json::Value>>(&what, outcome)
+                };
+                read.map(|s| {
+                    summaries[i] = s.data.and_then(|d| d.as_str().map(str::to_string));
+                    summary_read[i] = true;
+                })
             }
-            Job::Summary(_) => {}
+        };
+        match read {
+            Ok(()) => Flow::Continue,
+            Err(error) => {
+                failure = Some(error);
+                Flow::Stop
+            }
         }
-        Ok(())
     })?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    let finished = (0..cases.len())
+        .position(|i| (with_comments && comments[i].is_none()) || (with_details && !summary_read[i]))
+        .unwrap_or(cases.len());
+    let mut cases = cases;
+    if finished < cases.len() {
+        complete = false;
+        cases.truncate(finished);
+        comments.truncate(finished);
+        summaries.truncate(finished);
+    }
 
     let origin = stellar.api.origin.url();
     let read = cases.iter().map(|c| (c.id.as_str(), c.modified_at.unwrap_or(from_ms)));
@@ -292,4 +322,138 @@ pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInp
         next_cursor,
         next_since,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::run_with;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::types::{Connection, StellarCyberConnection};
+    use serde_json::json;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    fn connection() -> Connection {
+        Connection {
+            armor: None,
+            connectwise: None,
+            halo: None,
+            stellar_cyber: Some(StellarCyberConnection {
+                host: "dp.stellar.example".into(),
+                user: Some("sync@msp.example".into()),
+                api_key: "stellar-S3cret".into(),
+                tenant: None,
+                sync_user_id: None,
+                case_tag: None,
+            }),
+            tuning: None,
+        }
+    }
+
+    fn input(since: Option<&str>) -> GetTicketsInput {
+        GetTicketsInput {
+            source: Some("stellar_cyber".into()),
+            account_ids: None,
+            statuses: None,
+            request_types: None,
+            since: since.map(str::to_string),
+            include_details: Some(false),
+            include_comments: Some(true),
+            max_tickets: None,
+            cursor: None,
+            min_score: Some(40.0),
+            min_alert_count: Some(2),
+            tags: Some(vec!["vip".into()]),
+            exclude_tags: Some(vec!["noise".into()]),
+            look_back_days: None,
+        }
+    }
+
+    const T: i64 = 1_700_000_000_000;
+
+    /// 1,001 cases, 600 of them in the same millisecond; tokens live 60 s; the clock moves 1 s per request.
+    fn stellar(clock: Rc<Cell<u64>>, tokens: Rc<Cell<u32>>) -> impl FnMut(&crate::http::Request) -> Reply {
+        let cases: Vec<serde_json::Value> = (0..1001)
+            .map(|i| json!({"_id": format!("c{i:04}"), "name": "x", "cust_id": "t1", "modified_at": if i < 600 { T } else { T + i }}))
+            .collect();
+        move |request| {
+            clock.set(clock.get() + 1_000);
+            let path = request.path.as_str();
+            if path.ends_with("/access_token") {
+                tokens.set(tokens.get() + 1);
+                let now = 1_700_000_000 + clock.get() / 1000;
+                return Reply::json(200, &json!({"access_token": format!("jwt-{}", tokens.get()), "exp": now + 60}));
+            }
+            assert!(request.headers.iter().any(|(k, v)| k == "authorization" && v.starts_with("Bearer jwt-")));
+            if path.ends_with("/users") {
+                return Reply::json(200, &json!({"data": [{"user_id": "u-sync", "email": "SYNC@msp.example"}]}));
+            }
+            if path.contains("/comments") {
+                return Reply::json(200, &json!({"data": []}));
+            }
+            let query = |name: &str| {
+                path.split(['?', '&']).find_map(|p| p.strip_prefix(&format!("{name}="))).map(str::to_string)
+            };
+            assert_eq!(query("NOT~modified_by").as_deref(), Some("u-sync"));
+            assert_eq!((query("FROM~score").as_deref(), query("min_size_auto").as_deref()), (Some("40"), Some("2")));
+            assert_eq!((query("tags").as_deref(), query("NOT~tags").as_deref()), (Some("vip"), Some("noise")));
+            let from: i64 = query("FROM~modified_at").unwrap().parse().unwrap();
+            let skip: usize = query("skip").unwrap().parse().unwrap();
+            let page: Vec<_> = cases
+                .iter()
+                .filter(|c| c["modified_at"].as_i64().unwrap() >= from)
+                .skip(skip)
+                .take(PAGE_SIZE)
+                .cloned()
+                .collect();
+            Reply::json(200, &json!({"data": {"cases": page, "total": 1001}}))
+        }
+    }
+
+    #[test]
+    fn every_page_is_read_past_a_crowded_millisecond_and_tokens_are_renewed_before_they_expire() {
+        let connection = connection();
+        let (clock, tokens) = (Rc::new(Cell::new(1_000)), Rc::new(Cell::new(0)));
+        let mut transport = FakeTransport::with_clock(clock.clone(), stellar(clock, tokens.clone()));
+        // At a second per request the 10-minute budget holds about half of the ~1,010 requests:
+        // the first call returns what it finished and a cursor, the next goes on from there.
+        let (mut keys, mut calls, mut cursor) = (Vec::new(), 0, None::<String>);
+        let next_since = loop {
+            calls += 1;
+            let mut input = input(Some("2023-11-14T00:00:00Z"));
+            input.cursor = cursor.take();
+            let output = run_with(&connection, &mut transport, |ctx| {
+                read(ctx, &mut StellarCyber::from_connection(ctx.connection, "test").unwrap(), &input)
+            })
+            .unwrap();
+            keys.extend(output.tickets.into_iter().map(|t| t.key));
+            match output.next_cursor {
+                Some(next) if calls < 5 => cursor = Some(next),
+                _ => break output.next_since.expect("the last call is complete"),
+            }
+        };
+        let unique: std::collections::BTreeSet<&String> = keys.iter().collect();
+        assert_eq!((keys.len(), unique.len()), (1001, 1001), "every case once, over {calls} calls");
+        assert!(calls >= 2, "the budget cut the first call short");
+        // 60 s tokens renewed 15 s before they expire, never refused: about one per 45 requests.
+        assert!((15..=40).contains(&tokens.get()), "{} tokens", tokens.get());
+        // Past the newest case: the run's start less the overlap, as the clock went on.
+        let checkpoint = Checkpoint::parse(&next_since).unwrap();
+        assert!(checkpoint.at_ms >= T + 1_000, "{next_since}");
+    }
+
+    #[test]
+    fn filters_that_are_not_stellars_are_refused() {
+        let connection = connection();
+        let mut transport = FakeTransport::new(|_| Reply::status(500));
+        let error = run_with(&connection, &mut transport, |ctx| {
+            let mut input = input(None);
+            input.request_types = Some(vec!["Incident".into()]);
+            read(ctx, &mut StellarCyber::from_connection(ctx.connection, "test").unwrap(), &input)
+        })
+        .unwrap_err();
+        assert!(error.cause.contains("input.request_types"), "{}", error.cause);
+        assert!(transport.sent.is_empty());
+    }
 }

@@ -416,9 +416,93 @@ fn chaos(seed: u64) {
             break;
         }
     }
+    // Changes on both sides, carried under the same faults: each arrives once.
+    let by_key = halo_tickets_by_key(&sims);
+    let planted: Vec<(String, String)> =
+        by_key.iter().take(3).map(|(k, t)| (k.clone(), t[0]["id"].to_string())).collect();
+    sims.set_faults(Faults::default());
+    for (i, (key, ticket)) in planted.iter().enumerate() {
+        sims.stellar_analyst(key, json!({"comment": format!("Chaos analyst {i}")})).unwrap();
+        expect_ok(&workflow.run(
+            "add_comment",
+            json!({"destination": "halo", "ticket_id": ticket, "comment": format!("Chaos technician {i}")}),
+        ));
+    }
+    sims.set_faults(faults);
+    let mut back_runs = 0;
+    loop {
+        back_runs += 1;
+        let steps = workflow.two_way_cycle(&mut state, &read_filters(), &options("halo"));
+        let clean = steps.iter().all(|s| s.ok)
+            && output(&steps, "post_tickets")["counts"]["failed"] == 0
+            && output(&steps, "sync_back")["counts"]["failed"] == 0;
+        if clean || back_runs == 2 {
+            assert!(clean, "seed {seed}: the changes did not cross in 2 runs");
+            break;
+        }
+    }
     sims.set_faults(Faults::default());
     assert_cases_posted_once(&sims, &links, since_ms);
-    eprintln!("Stellar chaos seed {seed}: converged in {runs} runs");
+    for (i, (key, _)) in planted.iter().enumerate() {
+        let note = format!("Chaos technician {i}");
+        let comments = case(&sims, key)["comments"].clone();
+        let copies =
+            comments.as_array().unwrap().iter().filter(|c| c["comment"].as_str().unwrap().contains(&note)).count();
+        assert_eq!(copies, 1, "seed {seed}: {note} is on the case {copies} times");
+    }
+    eprintln!("Stellar chaos seed {seed}: converged in {runs} runs, the changes crossed in {back_runs}");
+}
+
+#[test]
+fn sync_back_plans_on_a_dry_run_and_carries_priority_and_assignee_when_asked() {
+    let (sims, connection) = sims(10, 20, "halo");
+    let scoped = json!({"stellar_cyber": sims.stellar_scoped_connection()});
+    let checked = expect_ok(&workflow(scoped).run("test_connection", json!({}))).clone();
+    assert!(checked["services"][0]["detail"].as_str().unwrap().contains("scoped"), "{checked}");
+    let workflow = workflow(connection);
+    link(&workflow);
+    let mut state = TwoWay::default();
+    cycle(&workflow, &mut state, "halo");
+    let (key, tickets) =
+        halo_tickets_by_key(&sims).into_iter().find(|(k, _)| case(&sims, k)["severity"] != "Critical").unwrap();
+    let ticket_id = tickets[0]["id"].to_string();
+    expect_ok(&workflow.run(
+        "update_ticket",
+        json!({"destination": "halo", "ticket_id": ticket_id, "ticket": {"priority": "Critical"}}),
+    ));
+    expect_ok(
+        &workflow.run("assign_ticket", json!({"destination": "halo", "ticket_id": ticket_id, "agent": "Priya Shah"})),
+    );
+    let input = json!({"source": "stellar_cyber", "destination": "halo", "priority_map": priority_map("halo"),
+                       "sync_priority": true, "assignee_comments": true, "since": state.back_since});
+    let before = writes(&sims);
+    let mut dry = input.clone();
+    dry["dry_run"] = json!(true);
+    let plan = expect_ok(&workflow.run("sync_back", dry)).clone();
+    assert_eq!(writes(&sims), before, "a dry run writes nothing");
+    let planned = plan["results"].as_array().unwrap().iter().find(|r| r["key"] == key.as_str()).unwrap().clone();
+    assert_eq!(
+        (planned["outcome"].as_str(), planned["severity"].as_str()),
+        (Some("updated"), Some("Critical")),
+        "{planned}"
+    );
+    assert_eq!(planned["comments_added"], 1, "the assignment comment");
+    assert!(plan["next_since"].is_null(), "a dry run does not move on");
+    let done = expect_ok(&workflow.run("sync_back", input.clone())).clone();
+    let result = done["results"].as_array().unwrap().iter().find(|r| r["key"] == key.as_str()).unwrap().clone();
+    assert_eq!(result, planned, "the run does what the dry run planned");
+    let updated = case(&sims, &key);
+    assert_eq!(updated["severity"], "Critical");
+    let said = updated["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["comment"].as_str().unwrap().contains("is assigned to Priya Shah"))
+        .count();
+    assert_eq!(said, 1);
+    let quiet = writes(&sims);
+    let again = expect_ok(&workflow.run("sync_back", input)).clone();
+    assert_eq!(writes(&sims), quiet, "{:#}", again["counts"]);
 }
 
 #[test]
