@@ -60,6 +60,9 @@ fn run_reads_the_sample_messages() {
         if connection.get("halo").is_some() {
             connection["halo"]["base_url"] = "http://127.0.0.1:9".into();
         }
+        if connection.get("stellar_cyber").is_some() {
+            connection["stellar_cyber"]["host"] = "http://127.0.0.1:9".into();
+        }
         connection["tuning"] = serde_json::json!({"max_attempts": 2});
         let (event, code, all) = host(&["run", "--allow-loopback", "--timeout-s", "60"], &message.to_string());
         assert_eq!(event["type"], "action_event", "{path}: {all}");
