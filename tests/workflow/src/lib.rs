@@ -91,39 +91,53 @@ impl<'a> Workflow<'a> {
         }
         let account_ids: Vec<Value> =
             accounts.as_array().map(|a| a.iter().map(|a| a["id"].clone()).collect()).unwrap_or_default();
+        let mut input = json!({"account_ids": account_ids});
+        if let Some(since) = since {
+            input["since"] = since.clone();
+        }
+        let Some((tickets, _)) = self.read_all(&mut steps, input) else { return steps };
+        self.post_all(&mut steps, json!({"tickets": tickets}));
+        steps
+    }
+
+    /// get_tickets with `input`, again with each next_cursor until the read is complete: every
+    /// ticket and the last call's next_since; `None` when a call failed (it is the last step).
+    fn read_all(&self, steps: &mut Vec<Step>, input: Value) -> Option<(Vec<Value>, Option<Value>)> {
         let mut tickets: Vec<Value> = Vec::new();
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TICKET_CALLS {
-            let mut input = json!({"account_ids": account_ids});
-            if let Some(since) = since {
-                input["since"] = since.clone();
-            }
+            let mut input = input.clone();
             if let Some(c) = &cursor {
                 input["cursor"] = c.clone();
             }
             steps.push(self.run("get_tickets", input));
-            let Some(output) = last_ok(&steps) else { return steps };
+            let output = last_ok(steps)?;
             tickets.extend(output["tickets"].as_array().cloned().unwrap_or_default());
             cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
             if cursor.is_none() {
-                break;
+                return Some((tickets, output.get("next_since").cloned().filter(|c| !c.is_null())));
             }
         }
-        // A run longer than the time budget goes on with post_tickets' cursor.
+        Some((tickets, None))
+    }
+
+    /// post_tickets with `input`, again with each next_cursor (a run longer than the time
+    /// budget); `false` when a call failed.
+    fn post_all(&self, steps: &mut Vec<Step>, input: Value) -> bool {
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TICKET_CALLS {
-            let mut input = json!({"tickets": tickets});
+            let mut input = input.clone();
             if let Some(c) = &cursor {
                 input["cursor"] = c.clone();
             }
             steps.push(self.run("post_tickets", input));
-            let Some(output) = last_ok(&steps) else { return steps };
+            let Some(output) = last_ok(steps) else { return false };
             cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
             if cursor.is_none() {
-                break;
+                return true;
             }
         }
-        steps
+        true
     }
 }
 
@@ -148,41 +162,18 @@ impl Workflow<'_> {
             merged
         };
         let mut steps = Vec::new();
-        let mut tickets: Vec<Value> = Vec::new();
-        let mut cursor: Option<Value> = None;
-        let mut checkpoint: Option<Value> = None;
-        for _ in 0..MAX_TICKET_CALLS {
-            let mut input = read.clone();
-            if let Some(since) = &state.since {
-                input["since"] = since.clone();
-            }
-            if let Some(c) = &cursor {
-                input["cursor"] = c.clone();
-            }
-            steps.push(self.run("get_tickets", input));
-            let Some(output) = last_ok(&steps) else { return steps };
-            tickets.extend(output["tickets"].as_array().cloned().unwrap_or_default());
-            cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
-            checkpoint = output.get("next_since").cloned().filter(|c| !c.is_null());
-            if cursor.is_none() {
-                break;
-            }
+        let mut input = read.clone();
+        if let Some(since) = &state.since {
+            input["since"] = since.clone();
         }
-        let mut cursor: Option<Value> = None;
-        for _ in 0..MAX_TICKET_CALLS {
-            let mut input = merged(options, &json!({"tickets": tickets}));
-            if let Some(c) = &cursor {
-                input["cursor"] = c.clone();
-            }
-            steps.push(self.run("post_tickets", input));
-            let Some(output) = last_ok(&steps) else { return steps };
-            cursor = output.get("next_cursor").cloned().filter(|c| !c.is_null());
-            if cursor.is_none() {
-                break;
-            }
+        let Some((tickets, checkpoint)) = self.read_all(&mut steps, input) else { return steps };
+        if !self.post_all(&mut steps, merged(options, &json!({"tickets": tickets}))) {
+            return steps;
         }
         let mut input = merged(options, &json!({"source": read.get("source").cloned().unwrap_or(Value::Null)}));
-        input.as_object_mut().map(|o| o.retain(|k, v| !v.is_null() && !POST_ONLY.contains(&k.as_str())));
+        if let Some(fields) = input.as_object_mut() {
+            fields.retain(|k, v| !v.is_null() && !POST_ONLY.contains(&k.as_str()));
+        }
         if let Some(since) = &state.back_since {
             input["since"] = since.clone();
         }
