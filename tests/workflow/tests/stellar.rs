@@ -488,7 +488,9 @@ fn sync_back_plans_on_a_dry_run_and_carries_priority_and_assignee_when_asked() {
     );
     assert_eq!(planned["comments_added"], 1, "the assignment comment");
     assert!(plan["next_since"].is_null(), "a dry run does not move on");
-    let done = expect_ok(&workflow.run("sync_back", input.clone())).clone();
+    let step = workflow.run("sync_back", input.clone());
+    let done = expect_ok(&step).clone();
+    save_output(&step);
     let result = done["results"].as_array().unwrap().iter().find(|r| r["key"] == key.as_str()).unwrap().clone();
     assert_eq!(result, planned, "the run does what the dry run planned");
     let updated = case(&sims, &key);
