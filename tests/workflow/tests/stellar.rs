@@ -147,6 +147,17 @@ fn assert_cases_posted_once(sims: &Simulators, links: &BTreeMap<String, u64>, si
         };
         let ticket = &by_key.get(id).unwrap_or_else(|| panic!("case {id} was not posted"))[0];
         assert_eq!(ticket["client_id"], *client, "case {id}");
+        let status_named = |name: &str| {
+            state["statuses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["name"].as_str().unwrap().eq_ignore_ascii_case(name))
+                .map(|s| s["id"].clone())
+        };
+        let status = case["status"].as_str().unwrap();
+        let expected_status = status_named(status).or_else(|| status_named("New")).unwrap();
+        assert_eq!(ticket["status_id"], expected_status, "case {id} ({status})");
         if let Some(priority) = priority_named(case["severity"].as_str().unwrap()) {
             assert_eq!(ticket["priority_id"], priority, "case {id}");
         }
