@@ -140,10 +140,12 @@ pub fn run(
         statuses_set: results.iter().filter(|r| r.status.is_some()).count() as u32,
         comments_added: results.iter().map(|r| r.comments_added).sum(),
     };
-    let next_since = (!dry_run)
-        .then(|| chrono::DateTime::from_timestamp(started - SINCE_OVERLAP_S, 0))
-        .flatten()
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    // A ticket left for later (failed, deferred) is read again next time: `since` stays.
+    let moved_on = match counts.failed + counts.deferred {
+        0 => chrono::DateTime::from_timestamp(started - SINCE_OVERLAP_S, 0).unwrap_or(since),
+        _ => since,
+    };
+    let next_since = (!dry_run).then(|| moved_on.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     Ok(SyncBackOutput {
         source: source.name.to_string(),
         destination: dest.name.to_string(),

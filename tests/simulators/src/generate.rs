@@ -1660,34 +1660,49 @@ pub fn stellar_from(d: &Dataset, seed: u64, cases: usize) -> StellarData {
     StellarData { credentials, anchor_ms: Some(anchor_ms), tenants, users, cases: out, comments }
 }
 
+/// Sources beyond ARMOR whose accounts the PSAs link: their label prefix and the first ids of
+/// their four fields in ConnectWise and in Halo.
+const OTHER_SOURCES: &[(&str, i64, i64)] = &[("StellarCyber", 90, 180)];
+
+/// Every other source's link fields (see [`add_link_fields`]), as the simulators start with them.
+pub fn add_other_sources_link_fields(d: &mut Dataset) {
+    for (prefix, cw, halo) in OTHER_SOURCES {
+        add_link_fields(d, prefix, *cw, *halo);
+    }
+}
+
 /// The link fields of a source other than ARMOR (e.g. "StellarCyber": `StellarCybercompanyId`,
 /// ...), unset on every ConnectWise company and Halo client, so its accounts can be linked too.
 /// Added at start, after generation, so the generated data of every seed stays as it was.
 pub fn add_link_fields(d: &mut Dataset, prefix: &str, cw_first_id: i64, halo_first_id: i64) {
     let names = ["companyId", "companyName", "parentId", "dateUpdated"].map(|s| format!("{prefix}{s}"));
-    if d.connectwise.custom_fields.iter().any(|f| f.caption == names[0]) {
-        return;
-    }
+    // Each side once: a data file may carry them on one side already (Halo derived from it).
+    let on_cw = d.connectwise.custom_fields.iter().any(|f| f.caption == names[0]);
+    let on_halo = d.halo.client_fields.iter().any(|f| f.name == names[0]);
     for (i, name) in names.iter().enumerate() {
-        let def = CustomFieldDef {
-            id: cw_first_id + i as i64,
-            caption: name.clone(),
-            field_type: if i == 3 { "Date" } else { "Text" }.into(),
-            entry_method: "EntryField".into(),
-            number_of_decimals: 0,
-        };
-        for company in &mut d.connectwise.companies {
-            if let Some(fields) = company["customFields"].as_array_mut() {
-                fields.push(custom_field_entry(&def, None));
+        if !on_cw {
+            let def = CustomFieldDef {
+                id: cw_first_id + i as i64,
+                caption: name.clone(),
+                field_type: if i == 3 { "Date" } else { "Text" }.into(),
+                entry_method: "EntryField".into(),
+                number_of_decimals: 0,
+            };
+            for company in &mut d.connectwise.companies {
+                if let Some(fields) = company["customFields"].as_array_mut() {
+                    fields.push(custom_field_entry(&def, None));
+                }
             }
+            d.connectwise.custom_fields.push(def);
         }
-        d.connectwise.custom_fields.push(def);
-        let id = halo_first_id + i as i64;
-        for client in &mut d.halo.clients {
-            if let Some(fields) = client["customfields"].as_array_mut() {
-                fields.push(json!({"id": id, "name": name, "value": Value::Null}));
+        if !on_halo {
+            let id = halo_first_id + i as i64;
+            for client in &mut d.halo.clients {
+                if let Some(fields) = client["customfields"].as_array_mut() {
+                    fields.push(json!({"id": id, "name": name, "value": Value::Null}));
+                }
             }
+            d.halo.client_fields.push(HaloRef { id, name: name.clone() });
         }
-        d.halo.client_fields.push(HaloRef { id, name: name.clone() });
     }
 }

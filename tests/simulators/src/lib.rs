@@ -154,7 +154,7 @@ impl Simulators {
             dataset.stellar = generate::stellar_from(&dataset, dataset.seed.unwrap_or(0), stellar_cases);
         }
         // Stellar Cyber's tenants are linked to companies and clients through link fields of their own.
-        generate::add_link_fields(&mut dataset, "StellarCyber", 90, 180);
+        generate::add_other_sources_link_fields(&mut dataset);
         let dataset = Arc::new(dataset);
         let armor_l =
             std::net::TcpListener::bind(("127.0.0.1", config.armor_port)).context("binding the ARMOR simulator")?;

@@ -168,7 +168,9 @@ fn dataset_file_round_trip() {
     let mut cfg = SimConfig::small();
     cfg.data = DataSource::File(path.clone());
     let sims = Simulators::start(cfg).unwrap();
-    assert_eq!(sims.dataset(), &d);
+    let mut started = d.clone();
+    psa_bridge_sim::generate::add_other_sources_link_fields(&mut started);
+    assert_eq!(sims.dataset(), &started, "the data as written, with the other sources' link fields");
     assert_eq!(ids(&cw(&sims, "GET", "/company/companies?pageSize=1000", None).json()).len(), 60);
     std::fs::remove_file(path).ok();
     // A minimal hand-written dataset also loads (optional fields default).

@@ -544,3 +544,43 @@ fn assert_no_secrets_stellar(sims: &Simulators, steps: &[Step]) {
         }
     }
 }
+
+#[test]
+fn a_case_changed_after_the_read_is_deferred_and_crosses_on_the_next_cycle() {
+    let (sims, connection) = sims(11, 20, "halo");
+    let workflow = workflow(connection);
+    link(&workflow);
+    let mut state = TwoWay::default();
+    cycle(&workflow, &mut state, "halo");
+    let (key, tickets) = halo_tickets_by_key(&sims).into_iter().next().unwrap();
+    let ticket_id = tickets[0]["id"].to_string();
+    expect_ok(&workflow.run(
+        "add_comment",
+        json!({"destination": "halo", "ticket_id": ticket_id, "comment": "Technician before the analyst."}),
+    ));
+    // The analyst comments after this cycle's read (its checkpoint): the way back leaves the case alone.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    sims.stellar_analyst(&key, json!({"comment": "Analyst after the read."})).unwrap();
+    let input = json!({"source": "stellar_cyber", "destination": "halo", "priority_map": priority_map("halo"),
+                       "since": state.back_since, "source_checkpoint": state.since});
+    let back = expect_ok(&workflow.run("sync_back", input.clone())).clone();
+    let result = back["results"].as_array().unwrap().iter().find(|r| r["key"] == key.as_str()).unwrap().clone();
+    assert_eq!(result["outcome"], "deferred", "{result}");
+    assert_eq!(back["next_since"], input["since"], "a deferred ticket is read again next time");
+    let on_case = |text: &str| {
+        case(&sims, &key)["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["comment"].as_str().unwrap().contains(text))
+            .count()
+    };
+    assert_eq!(on_case("Technician before the analyst."), 0);
+    cycle(&workflow, &mut state, "halo");
+    assert_eq!(on_case("Technician before the analyst."), 1, "the note crosses once, a cycle later");
+    let in_halo = halo_actions(&sims, &tickets[0]["id"])
+        .iter()
+        .filter(|a| a["note"].as_str().unwrap_or("").contains("Analyst after the read."))
+        .count();
+    assert_eq!(in_halo, 1, "the analyst's comment is in Halo once");
+}
