@@ -18,13 +18,13 @@ pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutp
 
 /// Tells each configured source which of its tickets the destination now holds.
 fn tell_sources(ctx: &mut Context, input: &PostTicketsInput, output: &PostTicketsOutput) {
-    let held = |t: &Ticket| {
-        output.results.iter().any(|r| {
-            r.system == t.system
-                && r.key == t.key
-                && matches!(r.outcome, PostOutcome::Created | PostOutcome::Updated | PostOutcome::Unchanged)
-        })
-    };
+    let held: std::collections::HashSet<(&str, &str)> = output
+        .results
+        .iter()
+        .filter(|r| matches!(r.outcome, PostOutcome::Created | PostOutcome::Updated | PostOutcome::Unchanged))
+        .map(|r| (r.system.as_str(), r.key.as_str()))
+        .collect();
+    let held = |t: &Ticket| held.contains(&(t.system.as_str(), t.key.as_str()));
     for system in connectors::SYSTEMS.iter().filter(|s| s.source.is_some() && (s.configured)(ctx.connection)) {
         let tickets: Vec<&Ticket> = input.tickets.iter().filter(|t| t.system == system.name && held(t)).collect();
         if tickets.is_empty() {

@@ -69,14 +69,11 @@ impl Checkpoint {
 
     /// The checkpoint moved on to `at_ms` (when later): nothing before it is left to read.
     pub fn with_at(&self, at_ms: i64) -> Checkpoint {
-        self.advanced([]).moved_to(at_ms)
-    }
-
-    fn moved_to(mut self, at_ms: i64) -> Checkpoint {
-        self.at_ms = self.at_ms.max(at_ms);
-        let from = self.from_ms();
-        self.seen.retain(|(_, ms)| *ms >= from);
-        self
+        let mut moved = self.clone();
+        moved.at_ms = moved.at_ms.max(at_ms);
+        let from = moved.from_ms();
+        moved.seen.retain(|(_, ms)| *ms >= from);
+        moved
     }
 
     pub fn encode(&self) -> String {

@@ -190,8 +190,7 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-fn look_back_ms(sims: &Simulators) -> i64 {
-    let _ = sims;
+fn look_back_ms() -> i64 {
     now_ms() - 7 * 86_400_000
 }
 
@@ -207,7 +206,7 @@ fn cases_become_halo_tickets_once_and_changes_cross_once_each_way_over_five_cycl
             assert!(!links.contains_key(&tenant.cust_id), "tenant {} has no counterpart", tenant.cust_id);
         }
     }
-    let since_ms = look_back_ms(&sims);
+    let since_ms = look_back_ms();
     let mut state = TwoWay::default();
     let first = cycle(&workflow, &mut state, "halo");
     let posted = assert_cases_posted_once(&sims, &links, since_ms);
@@ -321,7 +320,7 @@ fn a_cycle_that_fails_before_its_checkpoint_is_kept_loses_and_duplicates_nothing
     let (sims, connection) = sims(7, 40, "halo");
     let workflow = workflow(connection);
     let links = links(&link(&workflow));
-    let since_ms = look_back_ms(&sims);
+    let since_ms = look_back_ms();
     let mut state = TwoWay::default();
     // The cycle writes every ticket, then fails before its state is kept (the caller never stores it).
     let mut lost = state.clone();
@@ -410,7 +409,7 @@ fn chaos(seed: u64) {
     let (sims, connection) = sims(seed, 60, "halo");
     let workflow = workflow(connection);
     let links = links(&link(&workflow));
-    let since_ms = look_back_ms(&sims);
+    let since_ms = look_back_ms();
     let faults = Faults { p5xx: 0.10, p429: 0.05, pdrop: 0.02, plost: 0.01, seed, ..Faults::default() };
     sims.set_faults(faults);
     sims.set_stellar_config(psa_bridge_sim::StellarConfig { token_ttl_s: 20, ..sims.stellar_config() });
