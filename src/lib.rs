@@ -24,13 +24,13 @@ mod bindings {
 /// The WIT records every action takes and returns; the actions work on them directly.
 pub mod types {
     pub use crate::bindings::exports::psa_bridge::plugin::actions::{
-        AccountOverride, AddCommentInput, AddCommentOutput, AmbiguousMatch, AssignTicketInput, CloseTicketInput,
-        CompanyMatch, CreateTicketInput, CreateTicketOutput, FieldUpdate, GetAccountsInput, GetAccountsOutput,
-        GetTicketInput, GetTicketOutput, GetTicketsInput, GetTicketsOutput, MatchCandidate, MatchCompaniesInput,
-        MatchCompaniesOutput, MatchCounts, MatchMethod, PostCounts, PostOutcome, PostResult, PostTicketsInput,
-        PostTicketsOutput, SearchTicketsInput, SearchTicketsOutput, ServiceCheck, SyncBackCounts, SyncBackInput,
-        SyncBackOutcome, SyncBackOutput, SyncBackResult, TestConnectionOutput, TicketFields, TicketOutput,
-        UnmatchedAccount, UpdateTicketInput,
+        AccountOverride, AddCommentInput, AddCommentOutput, AmbiguousMatch, ArcherIncident, AssignTicketInput,
+        CloseTicketInput, CompanyMatch, CreateTicketInput, CreateTicketOutput, FieldUpdate, GetAccountsInput,
+        GetAccountsOutput, GetTicketInput, GetTicketOutput, GetTicketsInput, GetTicketsOutput, MatchCandidate,
+        MatchCompaniesInput, MatchCompaniesOutput, MatchCounts, MatchMethod, PostCounts, PostOutcome, PostResult,
+        PostTicketsInput, PostTicketsOutput, SearchTicketsInput, SearchTicketsOutput, ServiceCheck, SyncBackCounts,
+        SyncBackInput, SyncBackOutcome, SyncBackOutput, SyncBackResult, TestConnectionOutput, TicketFields,
+        TicketOutput, UnmatchedAccount, UpdateTicketInput,
     };
     pub use crate::bindings::exports::psa_bridge::plugin::connection::*;
     pub use crate::bindings::exports::psa_bridge::plugin::model::*;
@@ -41,6 +41,7 @@ pub mod connection;
 pub mod connectors;
 pub mod desk;
 pub mod error;
+pub mod html;
 pub mod http;
 pub mod lenient;
 pub mod log;

@@ -26,6 +26,8 @@ pub(crate) fn connection() -> Connection {
         }),
         halo: None,
         stellar_cyber: None,
+        graph_mail: None,
+        archer: None,
         tuning: Some(Tuning {
             max_concurrency: Some(4),
             request_timeout_seconds: None,
@@ -131,6 +133,7 @@ pub(crate) fn post_input(tickets: Vec<Ticket>) -> PostTicketsInput {
         impact: None,
         urgency: None,
         note_outcome: None,
+        archer: None,
         post_comments: None,
         dry_run: None,
         cursor: None,

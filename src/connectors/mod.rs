@@ -1,8 +1,10 @@
 //! The systems psa-bridge talks to. Each has a folder with its client and its roles; [`SYSTEMS`]
 //! is the only list of them: a new system adds its folder and one line there.
 
+pub mod archer;
 pub mod armor;
 pub mod connectwise;
+pub mod graph_mail;
 pub mod halo;
 pub mod stellar_cyber;
 
@@ -13,7 +15,14 @@ use crate::matching::CompanyRecord;
 use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput, Ticket};
 
 /// Every system, in the order test_connection reports them.
-pub const SYSTEMS: &[&System] = &[&armor::SYSTEM, &connectwise::SYSTEM, &halo::SYSTEM, &stellar_cyber::SYSTEM];
+pub const SYSTEMS: &[&System] = &[
+    &armor::SYSTEM,
+    &connectwise::SYSTEM,
+    &halo::SYSTEM,
+    &stellar_cyber::SYSTEM,
+    &graph_mail::SYSTEM,
+    &archer::SYSTEM,
+];
 
 /// What the registry knows of a system: its connection section, credentials, hosts and roles.
 pub struct System {
@@ -78,8 +87,8 @@ pub trait Destination {
     fn write_links(&mut self, ctx: &mut Context, links: &[LinkWrite], dry_run: bool) -> Vec<Result<bool, Error>>;
     /// The ticket writer the exactly-once engine drives.
     fn tickets(&mut self) -> &mut dyn TicketWriter;
-    /// Single tickets: the ticket actions.
-    fn desk(&mut self) -> &mut dyn Desk;
+    /// Single tickets: the ticket actions (a PSA's; `None` where there are none).
+    fn desk(&mut self) -> Option<&mut dyn Desk>;
 }
 
 /// One account linked to one company (by index into the last `companies` call).
@@ -97,6 +106,18 @@ pub struct LinkWrite {
 pub use crate::desk::Desk;
 pub use crate::sync::back::Feedback;
 pub use crate::sync::post::TicketWriter;
+
+/// The destination's ticket desk, or why `action` has none to work on.
+pub fn desk<'a>(destination: &'a mut dyn Destination, action: &str) -> Result<&'a mut dyn Desk, Error> {
+    let label = destination.system().label;
+    destination.desk().ok_or_else(|| {
+        Error::new(
+            format!("{label} has no ticket desk for {action}."),
+            "Name a PSA (ConnectWise or Halo) as the destination; post_tickets writes to the others.",
+            "",
+        )
+    })
+}
 
 /// The system named `name`, if there is one.
 pub fn by_name(name: &str) -> Option<&'static System> {

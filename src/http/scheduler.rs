@@ -47,6 +47,10 @@ pub trait Auth {
     fn generation(&self) -> u64 {
         0
     }
+    /// Whether an answer says the credentials were refused (401; some services say it otherwise).
+    fn refused(&self, response: &Response) -> bool {
+        response.status == 401
+    }
 }
 
 /// For requests that carry their own credentials (or none).
@@ -262,7 +266,7 @@ impl<'t> Scheduler<'t> {
                 let Some(mut job) = in_flight.remove(&id) else { continue };
                 let now = self.now_ms();
                 if let Ok(response) = &result
-                    && response.status == 401
+                    && auth.refused(response)
                     && job.renewals < RENEWALS_PER_REQUEST
                 {
                     let renewed = if job.auth_generation == auth.generation() {
@@ -319,6 +323,13 @@ impl<'t> Scheduler<'t> {
             }
         }
         Ok(())
+    }
+
+    /// Never more than `requests` in flight from now on (a service's own concurrency limit, e.g.
+    /// Graph's four per mailbox).
+    pub fn cap_in_flight(&mut self, requests: usize) {
+        self.max_in_flight = self.max_in_flight.min(requests.max(1));
+        self.window = self.window.min(self.max_in_flight as f64);
     }
 
     /// Keeps every later request within `requests` per rolling `window_ms` (a documented limit,

@@ -10,7 +10,7 @@
 //! the destination first, which makes the source win a conflict on the status.
 
 use crate::actions::Context;
-use crate::connectors::{Desk, Destination, System};
+use crate::connectors::{self, Desk, Destination, System};
 use crate::desk::{given, instant};
 use crate::error::Error;
 use crate::log;
@@ -104,13 +104,13 @@ pub fn run(
         max_results: None,
     };
     let prefix = format!("{}:", source.name);
-    let tickets: Vec<(String, PsaTicket)> = destination
-        .desk()
+    let tickets: Vec<(String, PsaTicket)> = connectors::desk(destination, "sync_back")?
         .search(ctx, &filter, None)?
         .into_iter()
         .filter_map(|t| Some((t.external_key.as_deref()?.strip_prefix(&prefix)?.to_string(), t)))
         .collect();
-    let mut work = Way { ctx, back, desk: destination.desk(), dest, rules: &rules, dry_run, checkpoint, resolution };
+    let desk = connectors::desk(destination, "sync_back")?;
+    let mut work = Way { ctx, back, desk, dest, rules: &rules, dry_run, checkpoint, resolution };
     let mut results = Vec::with_capacity(tickets.len());
     for (n, (key, ticket)) in tickets.iter().enumerate() {
         log::progress("carrying ticket changes back", n, tickets.len());
@@ -203,6 +203,7 @@ impl Rules {
             impact: None,
             urgency: None,
             note_outcome: None,
+            archer: None,
             post_comments: None,
             dry_run: None,
             cursor: None,

@@ -16,11 +16,15 @@ pub fn ticket_key(system: &str, key: &str, max_len: usize) -> String {
     if full.chars().count() <= max_len {
         return full;
     }
-    let hash = Sha512::digest(full.as_bytes());
-    let hex: String = hash.iter().take(HASH_HEX / 2).map(|b| format!("{b:02x}")).collect();
     let keep = max_len.saturating_sub(HASH_HEX + 1);
     let head: String = full.chars().take(keep).collect();
-    format!("{head}~{hex}")
+    format!("{head}~{}", digest(&full))
+}
+
+/// A short, stable stand-in for a long text (`HASH_HEX` hex digits).
+pub fn digest(text: &str) -> String {
+    let hash = Sha512::digest(text.as_bytes());
+    hash.iter().take(HASH_HEX / 2).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Every key the ticket may already be stored under: the current one first, then what an

@@ -9,3 +9,4 @@ pub mod paging;
 pub mod post;
 pub mod resume;
 pub mod value_map;
+pub mod watermark;

@@ -97,6 +97,15 @@ pub trait TicketRequests {
     fn serial_creates(&self) -> bool {
         false
     }
+    /// Whether tickets there keep notes (comments become notes only where they do).
+    fn takes_notes(&self) -> bool {
+        true
+    }
+    /// Why `ticket` cannot be created as it is (a value the destination cannot take), before trying.
+    fn check(&self, ticket: &NewTicket) -> Result<(), Error> {
+        let _ = ticket;
+        Ok(())
+    }
     /// Where a company carries its link to `source`'s accounts, for messages ("the ARMORcompanyId custom field").
     fn link_field(&self, source: &System) -> String;
     fn create(&self, ticket: &NewTicket) -> Request;
@@ -174,7 +183,12 @@ pub fn run(
     input: &PostTicketsInput,
 ) -> Result<PostTicketsOutput, Error> {
     let dry_run = input.dry_run.unwrap_or(false);
-    let post_comments = input.post_comments.unwrap_or(true);
+    let takes_notes = writer.parts().1.takes_notes();
+    let post_comments = input.post_comments.unwrap_or(true) && takes_notes;
+    let comments = input.tickets.iter().map(|t| t.comments.as_ref().map_or(0, Vec::len)).sum::<usize>();
+    if !takes_notes && comments > 0 && input.post_comments != Some(false) {
+        log::info(format!("{} keeps no notes: the tickets' {comments} comments are not posted", destination.label));
+    }
     let with_priorities = input.priority_map.is_some() || input.default_priority.is_some();
     let targets = writer.prepare(ctx, input, with_priorities)?;
     let closed = targets.closed.clone();
@@ -397,6 +411,12 @@ pub fn run(
                 error: None,
                 out_of_time: false,
             };
+            if found.is_none()
+                && let Err(error) = requests.check(&new_ticket(requests, &work))
+            {
+                results[i] = Some(PostResult { company_id: Some(work.company), ..PostResult::failed(ticket, error) });
+                continue;
+            }
             let comments = comments_of(ticket, post_comments).len() as u32;
             match found {
                 None if dry_run => {
@@ -620,9 +640,9 @@ fn step(
     }
 }
 
-fn create_request(writer: &dyn TicketRequests, work: &Work) -> Request {
+fn new_ticket<'a>(writer: &dyn TicketRequests, work: &'a Work) -> NewTicket<'a> {
     let (summary, cut) = shorten_summary(&work.ticket.summary, writer.summary_max());
-    writer.create(&NewTicket {
+    NewTicket {
         ticket: work.ticket,
         key: &work.key,
         company: &work.company,
@@ -630,7 +650,11 @@ fn create_request(writer: &dyn TicketRequests, work: &Work) -> Request {
         priority: work.priority.as_ref(),
         summary,
         description: description(work.ticket, work.source, cut),
-    })
+    }
+}
+
+fn create_request(writer: &dyn TicketRequests, work: &Work) -> Request {
+    writer.create(&new_ticket(writer, work))
 }
 
 fn note_request(writer: &dyn TicketRequests, work: &Work, comment: &Comment) -> Request {

@@ -89,8 +89,8 @@ impl Destination for ConnectWiseDestination {
         &mut self.tickets
     }
 
-    fn desk(&mut self) -> &mut dyn Desk {
-        &mut self.tickets
+    fn desk(&mut self) -> Option<&mut dyn Desk> {
+        Some(&mut self.tickets)
     }
 }
 

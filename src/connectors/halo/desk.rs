@@ -1,7 +1,6 @@
 //! Halo's ticket desk: single tickets read, written and searched with every name resolved through
 //! the instance's lists, details as text, comments as Actions.
 
-use super::html;
 use super::lookups::{List, is_closed};
 use super::models::{Action, ActionPage, ClientPage, CustomField, Ticket, TicketPage};
 use super::tickets::Tickets;
@@ -9,6 +8,7 @@ use super::{PAGE_SIZE, SERVICE, query};
 use crate::actions::Context;
 use crate::desk::{Desk, NewComment, given, instant, lost, no_ticket};
 use crate::error::Error;
+use crate::html;
 use crate::http::{HttpError, Response};
 use crate::lenient::iso_utc;
 use crate::sync::paging::MAX_PAGES;

@@ -4,7 +4,6 @@
 pub mod auth;
 pub mod clients;
 pub mod desk;
-pub mod html;
 pub mod lookups;
 pub mod models;
 pub mod tickets;
@@ -233,8 +232,8 @@ impl Destination for HaloDestination {
         &mut self.tickets
     }
 
-    fn desk(&mut self) -> &mut dyn Desk {
-        &mut self.tickets
+    fn desk(&mut self) -> Option<&mut dyn Desk> {
+        Some(&mut self.tickets)
     }
 }
 
@@ -265,6 +264,8 @@ mod tests {
                 link_fields: None,
             }),
             stellar_cyber: None,
+            graph_mail: None,
+            archer: None,
             tuning: None,
         }
     }

@@ -4,11 +4,12 @@
 
 use super::lookups::{List, Lookups, is_closed};
 use super::models::{ActionPage, Client, Ticket, TicketPage};
-use super::{Halo, HaloApi, PAGE_SIZE, SERVICE, clients, html, query};
+use super::{Halo, HaloApi, PAGE_SIZE, SERVICE, clients, query};
 use crate::actions::Context;
 use crate::connectors::System;
 use crate::desk::{given, no_fields};
 use crate::error::Error;
+use crate::html;
 use crate::http::{Auth, HttpError, Request, Response};
 use crate::sync::link::Captions;
 use crate::sync::post::{Existing, NewTicket, NotesPage, Targets, TicketRequests, TicketWriter};

@@ -2,8 +2,7 @@
 //! checkpoint), then each case's comments and summary in parallel. A maximum or the time budget
 //! ends the run early with a checkpoint of what it finished as the cursor.
 
-use super::checkpoint::{Checkpoint, OVERLAP_MS};
-use super::{StellarApi, StellarCyber, encode, mapping, models};
+use super::{Checkpoint, StellarApi, StellarCyber, encode, mapping, models};
 use crate::actions::Context;
 use crate::desk::given;
 use crate::error::Error;
@@ -308,7 +307,7 @@ pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInp
         .collect();
     let (next_cursor, next_since) = if complete {
         // Nothing is missed before the run started (less the overlap, for clocks and late indexing).
-        let quiet_until = server_ms.unwrap_or(started_ms).min(started_ms) - OVERLAP_MS;
+        let quiet_until = server_ms.unwrap_or(started_ms).min(started_ms) - Checkpoint::OVERLAP_MS;
         reached = reached.with_at(quiet_until);
         (None, Some(reached.encode()))
     } else {
@@ -347,6 +346,8 @@ mod tests {
                 sync_user_id: None,
                 case_tag: None,
             }),
+            graph_mail: None,
+            archer: None,
             tuning: None,
         }
     }

@@ -3,7 +3,7 @@
 //! it is now: a case changed by someone else since the sync read it is not written, so
 //! `NOT~modified_by` can never hide a change nobody read.
 
-use super::{StellarApi, StellarCyber, checkpoint::Checkpoint, mapping, models};
+use super::{Checkpoint, StellarApi, StellarCyber, mapping, models};
 use crate::actions::Context;
 use crate::desk::lost;
 use crate::error::Error;

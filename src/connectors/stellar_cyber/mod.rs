@@ -3,7 +3,6 @@
 
 pub mod auth;
 pub mod cases;
-pub mod checkpoint;
 pub mod feedback;
 pub mod mapping;
 pub mod models;
@@ -20,6 +19,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub const SERVICE: &str = "Stellar Cyber";
+/// Cases are listed by `modified_at` (ms); the next read starts 5 s before the last one read.
+pub type Checkpoint = crate::sync::watermark::Watermark<5_000>;
 const BASE_PATH: &str = "/connect/api/v1";
 const DEFAULT_CASE_TAG: &str = "ticket_opened";
 /// Everything but unreserved characters is encoded in a path segment or a query value.

@@ -1,10 +1,16 @@
-//! Halo keeps ticket details as HTML: text goes in escaped with its line breaks, and comes out as
-//! text again (tags dropped, block ends as line breaks, entities decoded). A full HTML parser
-//! would outweigh the rest of the component; details are simple markup.
+//! Markup as the services send it: Halo keeps ticket details as HTML, a mailbox may send a body as
+//! HTML, Archer's search speaks XML. Text goes in escaped (with its line breaks for HTML) and comes
+//! out as text again (tags dropped, block ends as line breaks, entities decoded). A full HTML
+//! parser would outweigh the rest of the component; this markup is simple.
 
-/// Text as Halo's HTML details: escaped, line breaks kept.
+/// Text as HTML: escaped (quotes need not be outside attributes), line breaks kept.
 pub fn from_text(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('\n', "<br>")
+}
+
+/// Text as XML or HTML character data or an attribute value.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
 }
 
 /// HTML details as plain text.

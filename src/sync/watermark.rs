@@ -1,30 +1,31 @@
-//! The incremental read's checkpoint: the largest `modified_at` fully read, and the cases read in
-//! the seconds before it. The next read starts those seconds early — a case indexed late is
-//! still found — and leaves out what it already read, so cases modified in the same millisecond
-//! are neither lost nor repeated.
+//! An incremental read's checkpoint for sources listed by a time (Stellar Cyber's `modified_at`, a
+//! mailbox's `receivedDateTime`): the largest time fully read, and the items read in the
+//! `OVERLAP_MS` before it. The next read starts that much early — an item indexed late is still
+//! found — and leaves out what it already read, so items of the same instant are neither lost nor
+//! repeated.
 //!
-//! Written as `<ISO-8601 instant with ms>#<case id>@<modified_at ms>,...`; a bare ISO-8601
-//! instant (a `since` a person gives) is a checkpoint that has read nothing yet.
+//! Written as `<ISO-8601 instant with ms>#<item id>@<time ms>,...`; a bare ISO-8601 instant (a
+//! `since` a person gives) is a checkpoint that has read nothing yet.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
-/// How far before the checkpoint the next read starts.
-pub const OVERLAP_MS: i64 = 5_000;
-
+/// `OVERLAP_MS`: how far before the checkpoint the next read starts.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// Epoch ms: the largest `modified_at` read.
+pub struct Watermark<const OVERLAP_MS: i64> {
+    /// Epoch ms: the largest time read.
     pub at_ms: i64,
-    /// `(case id, modified_at)` read within `OVERLAP_MS` of `at_ms`.
+    /// `(item id, time)` read within `OVERLAP_MS` of `at_ms`.
     pub seen: Vec<(String, i64)>,
 }
 
-impl Checkpoint {
-    pub fn at(at_ms: i64) -> Checkpoint {
-        Checkpoint { at_ms, seen: Vec::new() }
+impl<const OVERLAP_MS: i64> Watermark<OVERLAP_MS> {
+    pub const OVERLAP_MS: i64 = OVERLAP_MS;
+
+    pub fn at(at_ms: i64) -> Self {
+        Watermark { at_ms, seen: Vec::new() }
     }
 
-    pub fn parse(text: &str) -> Result<Checkpoint, String> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         let (instant, seen) = text.trim().split_once('#').unwrap_or((text.trim(), ""));
         let at = DateTime::parse_from_rfc3339(instant.trim())
             .or_else(|_| DateTime::parse_from_rfc3339(&crate::lenient::iso_utc(instant)))
@@ -39,7 +40,7 @@ impl Checkpoint {
                 Ok((id.to_string(), ms))
             })
             .collect::<Result<_, String>>()?;
-        Ok(Checkpoint { at_ms: at, seen })
+        Ok(Watermark { at_ms: at, seen })
     }
 
     /// Where the next read starts (epoch ms).
@@ -47,13 +48,13 @@ impl Checkpoint {
         self.at_ms - OVERLAP_MS
     }
 
-    /// Whether a case read in the window is new: not read before at that `modified_at`.
+    /// Whether an item read in the window is new: not read before at that time.
     pub fn is_new(&self, id: &str, modified_at: i64) -> bool {
         modified_at >= self.from_ms() && !self.seen.iter().any(|(i, ms)| i == id && *ms == modified_at)
     }
 
-    /// The checkpoint once these cases are read too.
-    pub fn advanced<'a>(&self, read: impl IntoIterator<Item = (&'a str, i64)>) -> Checkpoint {
+    /// The checkpoint once these items are read too.
+    pub fn advanced<'a>(&self, read: impl IntoIterator<Item = (&'a str, i64)>) -> Self {
         let mut seen = self.seen.clone();
         let mut at_ms = self.at_ms;
         for (id, ms) in read {
@@ -64,11 +65,11 @@ impl Checkpoint {
         }
         seen.retain(|(_, ms)| *ms >= at_ms - OVERLAP_MS);
         seen.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-        Checkpoint { at_ms, seen }
+        Watermark { at_ms, seen }
     }
 
     /// The checkpoint moved on to `at_ms` (when later): nothing before it is left to read.
-    pub fn with_at(&self, at_ms: i64) -> Checkpoint {
+    pub fn with_at(&self, at_ms: i64) -> Self {
         let mut moved = self.clone();
         moved.at_ms = moved.at_ms.max(at_ms);
         let from = moved.from_ms();
@@ -91,6 +92,9 @@ impl Checkpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Checkpoint = Watermark<5_000>;
+    const OVERLAP_MS: i64 = Checkpoint::OVERLAP_MS;
 
     const T: i64 = 1_700_000_000_123;
 
