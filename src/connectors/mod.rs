@@ -107,6 +107,31 @@ pub use crate::desk::Desk;
 pub use crate::sync::back::Feedback;
 pub use crate::sync::post::TicketWriter;
 
+/// Refuses the get_tickets filters a source has none of (`supported` names the ones it has), so a
+/// filter never silently does nothing.
+pub fn refuse_other_filters(input: &GetTicketsInput, source: &System, supported: &[&str]) -> Result<(), Error> {
+    let set = [
+        ("request_types", input.request_types.as_ref().is_some_and(|t| !t.is_empty())),
+        ("min_score", input.min_score.is_some()),
+        ("min_alert_count", input.min_alert_count.is_some()),
+        ("tags", input.tags.as_ref().is_some_and(|t| !t.is_empty())),
+        ("exclude_tags", input.exclude_tags.as_ref().is_some_and(|t| !t.is_empty())),
+        ("look_back_days", input.look_back_days.is_some()),
+    ];
+    match set.iter().find(|(name, given)| *given && !supported.contains(name)) {
+        Some((name, _)) => Err(Error::invalid(
+            &format!("input.{name}"),
+            format!("{} tickets have no such filter", source.label),
+            format!(
+                "Leave it out; {} tickets are filtered with {}.",
+                source.label,
+                ["statuses", "since"].iter().chain(supported).copied().collect::<Vec<_>>().join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The destination's ticket desk, or why `action` has none to work on.
 pub fn desk<'a>(destination: &'a mut dyn Destination, action: &str) -> Result<&'a mut dyn Desk, Error> {
     let label = destination.system().label;

@@ -101,6 +101,10 @@ pub trait TicketRequests {
     fn takes_notes(&self) -> bool {
         true
     }
+    /// Whether an existing ticket's status follows the source's (else it is set on create only).
+    fn follows_status(&self) -> bool {
+        true
+    }
     /// Why `ticket` cannot be created as it is (a value the destination cannot take), before trying.
     fn check(&self, ticket: &NewTicket) -> Result<(), Error> {
         let _ = ticket;
@@ -426,7 +430,7 @@ pub fn run(
                 None if serial => creates.push_back(index),
                 None => jobs.push((Job::Create(index), create_request(requests, &work))),
                 Some(existing) => {
-                    if existing.status_id.as_deref() != Some(work.status.id.as_str()) {
+                    if requests.follows_status() && existing.status_id.as_deref() != Some(work.status.id.as_str()) {
                         if dry_run {
                             work.updated = true;
                         } else {

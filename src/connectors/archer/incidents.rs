@@ -242,6 +242,11 @@ impl TicketRequests for Requests {
         false
     }
 
+    /// Analysts own an incident's workflow once it exists: the status is set on create only.
+    fn follows_status(&self) -> bool {
+        false
+    }
+
     fn link_field(&self, _: &System) -> String {
         format!("the {} application", self.schema().application)
     }

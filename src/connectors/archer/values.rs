@@ -106,7 +106,11 @@ impl Field {
                 json!(links)
             }
             other => {
-                return Err(format!("{:?} is a {} field, which psa-bridge does not write", self.name, type_name(other)));
+                return Err(format!(
+                    "{:?} is a {} field, which psa-bridge does not write",
+                    self.name,
+                    type_name(other)
+                ));
             }
         };
         Ok(Some(value))

@@ -60,20 +60,7 @@ impl Filters {
 }
 
 pub fn read(ctx: &mut Context, armor: &mut Armor, input: &GetTicketsInput) -> Result<GetTicketsOutput, Error> {
-    let others = [
-        ("min_score", input.min_score.is_some()),
-        ("min_alert_count", input.min_alert_count.is_some()),
-        ("tags", input.tags.as_ref().is_some_and(|t| !t.is_empty())),
-        ("exclude_tags", input.exclude_tags.as_ref().is_some_and(|t| !t.is_empty())),
-        ("look_back_days", input.look_back_days.is_some()),
-    ];
-    if let Some((field, _)) = others.iter().find(|(_, set)| *set) {
-        return Err(Error::invalid(
-            &format!("input.{field}"),
-            "ARMOR tickets have no such filter (it is Stellar Cyber's)",
-            "Leave it out; filter ARMOR tickets with statuses, request_types and since.",
-        ));
-    }
+    crate::connectors::refuse_other_filters(input, &super::SYSTEM, &["request_types"])?;
     let filters = Filters {
         statuses: input.statuses.clone(),
         since: match &input.since {

@@ -114,13 +114,7 @@ fn seen_id(message: &Message) -> String {
 }
 
 pub fn read(ctx: &mut Context, mail: &mut GraphMail, input: &GetTicketsInput) -> Result<GetTicketsOutput, Error> {
-    if input.request_types.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(Error::invalid(
-            "input.request_types",
-            "mailbox messages have no request types",
-            "Leave request_types out.",
-        ));
-    }
+    crate::connectors::refuse_other_filters(input, &super::SYSTEM, &["look_back_days"])?;
     ctx.http.cap_in_flight(MAX_CONCURRENT);
     let start = match (given(&input.cursor), given(&input.since)) {
         (Some(cursor), _) => Some(checkpoint("input.cursor", cursor)?),

@@ -124,13 +124,8 @@ enum Job {
 }
 
 pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInput) -> Result<GetTicketsOutput, Error> {
-    if input.request_types.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(Error::invalid(
-            "input.request_types",
-            "Stellar Cyber cases have no request types",
-            "Leave request_types out; filter cases with statuses, tags, min_score or min_alert_count.",
-        ));
-    }
+    let filters = ["min_score", "min_alert_count", "tags", "exclude_tags", "look_back_days"];
+    crate::connectors::refuse_other_filters(input, &super::SYSTEM, &filters)?;
     let start = match (given(&input.cursor), given(&input.since)) {
         (Some(cursor), _) => checkpoint("input.cursor", cursor)?,
         (None, Some(since)) => checkpoint("input.since", since)?,
