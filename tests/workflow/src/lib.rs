@@ -102,7 +102,7 @@ impl<'a> Workflow<'a> {
 
     /// get_tickets with `input`, again with each next_cursor until the read is complete: every
     /// ticket and the last call's next_since; `None` when a call failed (it is the last step).
-    fn read_all(&self, steps: &mut Vec<Step>, input: Value) -> Option<(Vec<Value>, Option<Value>)> {
+    pub fn read_all(&self, steps: &mut Vec<Step>, input: Value) -> Option<(Vec<Value>, Option<Value>)> {
         let mut tickets: Vec<Value> = Vec::new();
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TICKET_CALLS {
@@ -123,7 +123,7 @@ impl<'a> Workflow<'a> {
 
     /// post_tickets with `input`, again with each next_cursor (a run longer than the time
     /// budget); `false` when a call failed.
-    fn post_all(&self, steps: &mut Vec<Step>, input: Value) -> bool {
+    pub fn post_all(&self, steps: &mut Vec<Step>, input: Value) -> bool {
         let mut cursor: Option<Value> = None;
         for _ in 0..MAX_TICKET_CALLS {
             let mut input = input.clone();

@@ -64,6 +64,9 @@ const HALO_LINK_BATCH: u64 = 25;
 /// Stellar Cyber cases of the two-way scenario (about 70% modified in the 7-day look-back).
 const STELLAR_CASES: usize = 1_000;
 const STELLAR_PAGE: u64 = 500;
+const MAIL_MESSAGES: usize = 1_000;
+const GRAPH_PAGE: u64 = 100;
+const ARCHER_KEYS_PER_SEARCH: u64 = 50;
 
 /// The fault mix of issue 13: what a new user met against an independent fake.
 fn fault_mix() -> Faults {
@@ -207,6 +210,27 @@ fn main() -> Result<()> {
         stellar.quiet_wall.as_secs_f64()
     );
 
+    let messages = scaled(MAIL_MESSAGES);
+    println!("\n== Mailbox -> Archer: {messages} messages, then a run with nothing new and a restart without state ==");
+    let mail = run_mail_archer(&plugin, args.seed, messages)?;
+    let mail_ratio = mail.requests as f64 / mail.bound.max(1) as f64;
+    println!(
+        "  {} messages read, {} incidents created: {} requests / lower bound {} = {mail_ratio:.3}x in {:.1} s; Graph's most requests at once {} (limit 4)",
+        mail.read,
+        mail.created,
+        mail.requests,
+        mail.bound,
+        mail.wall.as_secs_f64(),
+        mail.max_in_flight
+    );
+    println!(
+        "  nothing new: {} requests in {:.1} s; restart without state: {} requests, {} creates",
+        mail.quiet_requests,
+        mail.quiet_wall.as_secs_f64(),
+        mail.restart_requests,
+        mail.restart_creates
+    );
+
     println!("\n== Rate limit: post_tickets under {RATE_LIMIT_PER_MIN} requests/minute (reset simulators) ==");
     let target_requests = ((RATE_RUN_REQUESTS as f64 * args.scale) as usize).max(RATE_RUN_MIN_REQUESTS);
     let rate = run_rate_limited(&runner, &first, target_requests)?;
@@ -284,6 +308,18 @@ fn main() -> Result<()> {
             format!("{}, {}", stellar.quiet_reads, stellar.quiet_writes),
             "writes 0".into(),
             verdict(stellar.quiet_writes == 0),
+        ),
+        (
+            "Mailbox -> Archer: requests / lower bound".into(),
+            format!("{} / {} = {mail_ratio:.3}x", mail.requests, mail.bound),
+            format!("<= {TARGET_RATIO}x"),
+            verdict(mail_ratio <= TARGET_RATIO),
+        ),
+        (
+            "Mailbox -> Archer: restart creates, Graph at once".into(),
+            format!("{}, {}", mail.restart_creates, mail.max_in_flight),
+            "0, <= 4".into(),
+            verdict(mail.restart_creates == 0 && mail.max_in_flight <= 4),
         ),
         (
             "under faults vs fault-free + 429 pauses".into(),
@@ -1077,6 +1113,74 @@ fn run_stellar(plugin: &Plugin, seed: u64, cases: usize) -> Result<StellarRun> {
         quiet_reads: quiet_requests - quiet_writes,
         quiet_writes,
         quiet_wall,
+    })
+}
+
+struct MailRun {
+    read: u64,
+    created: u64,
+    requests: u64,
+    bound: u64,
+    wall: Duration,
+    max_in_flight: u64,
+    quiet_requests: u64,
+    quiet_wall: Duration,
+    restart_requests: u64,
+    restart_creates: u64,
+}
+
+/// Mailbox messages into Archer on simulators of their own: the folder read and posted, then a
+/// run from the checkpoint (nothing new) and a restart that reads the whole folder again.
+fn run_mail_archer(plugin: &Plugin, seed: u64, messages: usize) -> Result<MailRun> {
+    let mut config = SimConfig::generated(5, 20, 0, seed);
+    config.faults = Faults { latency_ms: LATENCY_MS, ..Faults::default() };
+    config.graph.messages = Some(messages);
+    let sims = Simulators::start(config)?;
+    let runner = Runner::new(plugin, &sims);
+    let connection = json!({"graph_mail": sims.mail_connection(), "archer": sims.archer_connection()});
+    let run = |action: &str, input: Value| runner.must_with(connection.clone(), action, input, DEFAULT_CONCURRENCY);
+    let archer = json!({"fields": [{"name": "Date Reported", "value": "{sent}"}, {"name": "Category", "value": "Phishing"}]});
+    let total = |s: &Value| s["requests_total"].as_u64().unwrap_or(0);
+    let both = || total(&sims.graph_state()) + total(&sims.archer_state());
+    let post = |tickets: &Value| {
+        run("post_tickets", json!({"destination": "archer", "tickets": tickets, "archer": archer.clone()}))
+    };
+    let started = Instant::now();
+    let read = run("get_tickets", json!({"source": "graph_mail"}))?;
+    let output = read.step.output().clone();
+    let posted = post(&output["tickets"])?;
+    let wall = started.elapsed();
+    let requests = both();
+    let n = output["count"].as_u64().unwrap_or(0);
+    let created = posted.step.output()["counts"]["created"].as_u64().unwrap_or(0);
+    // Graph: token, folder, pages; Archer: login, application, level, fields, two values lists, searches, creates.
+    let bound = 2 + pages(n, GRAPH_PAGE) + 6 + pages(n, ARCHER_KEYS_PER_SEARCH) + created;
+    let max_in_flight = sims.graph_state()["max_in_flight"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).max().unwrap_or(0));
+
+    let quiet_started = Instant::now();
+    let again = run("get_tickets", json!({"source": "graph_mail", "since": output["next_since"]}))?;
+    if again.step.output()["count"].as_u64().unwrap_or(0) > 0 {
+        post(&again.step.output()["tickets"])?;
+    }
+    let quiet_wall = quiet_started.elapsed();
+    let quiet_requests = both() - requests;
+    let creates = || sims.archer_state()["counts"]["creates"].as_u64().unwrap_or(0);
+    let (before, creates_before) = (both(), creates());
+    let restart = run("get_tickets", json!({"source": "graph_mail"}))?;
+    post(&restart.step.output()["tickets"])?;
+    Ok(MailRun {
+        read: n,
+        created,
+        requests,
+        bound,
+        wall,
+        max_in_flight,
+        quiet_requests,
+        quiet_wall,
+        restart_requests: both() - before,
+        restart_creates: creates() - creates_before,
     })
 }
 

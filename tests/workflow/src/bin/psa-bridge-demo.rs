@@ -29,7 +29,7 @@ fn main() -> Result<()> {
         plugin.load_time.as_secs_f64() * 1e3
     );
     println!(
-        "Starting the ARMOR, ConnectWise, Halo and Stellar Cyber simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
+        "Starting the ARMOR, ConnectWise, Halo, Stellar Cyber, Microsoft Graph and Archer simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
     );
     let sims = Simulators::start(SimConfig::generated(ACCOUNTS, COMPANIES, TICKETS, SEED))?;
     println!(
@@ -87,6 +87,13 @@ fn main() -> Result<()> {
     let stellar_workflow = Workflow::new(&plugin, connection, halo_workflow.options.clone());
     let quiet_writes = two_way(&stellar_workflow, &sims)?;
 
+    // Suspicious e-mails reported to a mailbox become Archer incidents: every message once, a
+    // burst in one second included, and a restart without state creates nothing.
+    println!("\n== Mailbox ({}) -> Archer ({}): suspicious e-mails become incidents ==", sims.graph_url(), sims.archer_url());
+    let connection = json!({"graph_mail": sims.mail_connection(), "archer": sims.archer_connection()});
+    let mail_workflow = Workflow::new(&plugin, connection, stellar_workflow.options.clone());
+    let restart_creates = mail_to_archer(&mail_workflow, &sims)?;
+
     let writes = second.writes + scheduled.writes;
     println!(
         "\nSecond run: {} ConnectWise writes, {} tickets created, {} companies updated — {}.",
@@ -112,7 +119,17 @@ fn main() -> Result<()> {
         "Stellar Cyber <-> Halo: a cycle without changes wrote {quiet_writes} — {}.",
         if quiet_writes == 0 { "no echo" } else { "NOT quiet" }
     );
-    if writes != 0 || first.created == 0 || halo_second.writes != 0 || halo_first.created == 0 || quiet_writes != 0 {
+    println!(
+        "Mailbox -> Archer: a restart without state created {restart_creates} incidents — {}.",
+        if restart_creates == 0 { "exactly once" } else { "DUPLICATES" }
+    );
+    if writes != 0
+        || first.created == 0
+        || halo_second.writes != 0
+        || halo_first.created == 0
+        || quiet_writes != 0
+        || restart_creates != 0
+    {
         bail!("the demo did not behave as expected");
     }
     Ok(())
@@ -184,6 +201,55 @@ fn two_way(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
         }
     }
     Ok(0)
+}
+
+/// The folder read and posted; a burst of messages received in one second read and posted from the
+/// checkpoint; then a restart that reads the whole folder again. Returns the restart's creates.
+fn mail_to_archer(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
+    let show = |step: &Step| -> Result<Value> {
+        println!(
+            "  {:<16} {:<6} {:>7.2} s  {}",
+            step.action,
+            if step.ok { "ok" } else { "ERROR" },
+            step.elapsed.as_secs_f64(),
+            describe(step)
+        );
+        if step.ok { Ok(step.output().clone()) } else { bail!("{} failed: {}", step.action, step.error()) }
+    };
+    let archer = json!({"fields": [{"name": "Date Reported", "value": "{sent}"}, {"name": "Category", "value": "Phishing"},
+                                   {"name": "Incident Owner", "value": "soc.analyst"}]});
+    let cycle = |since: Option<&Value>| -> Result<Value> {
+        let mut input = json!({"source": "graph_mail"});
+        if let Some(since) = since {
+            input["since"] = since.clone();
+        }
+        let read = show(&workflow.run("get_tickets", input))?;
+        if read["count"].as_u64().unwrap_or(0) > 0 {
+            show(&workflow.run(
+                "post_tickets",
+                json!({"destination": "archer", "tickets": read["tickets"], "archer": archer.clone()}),
+            ))?;
+        }
+        Ok(read["next_since"].clone())
+    };
+    show(&workflow.run("test_connection", json!({})))?;
+    println!("  -- the folder --");
+    let since = cycle(None)?;
+    sims.graph_deliver(json!({"count": 12, "same_second": true}))?;
+    println!("  -- 12 messages arrive in the same second --");
+    cycle(Some(&since))?;
+    let creates = || sims.archer_state()["counts"]["creates"].as_u64().unwrap_or(0);
+    let before = creates();
+    println!("  -- a restart without state: the whole folder again --");
+    cycle(None)?;
+    let state = sims.archer_state();
+    println!(
+        "  Archer holds {} incidents, {} duplicated; Graph saw at most {} requests at once",
+        state["contents"].as_array().map_or(0, Vec::len),
+        state["counts"]["duplicates"],
+        sims.graph_state()["max_in_flight"].as_object().map_or(0, |m| m.values().filter_map(Value::as_u64).max().unwrap_or(0))
+    );
+    Ok(creates() - before)
 }
 
 /// Escalates a new ticket for the company of the first open one: created once (a retry finds it),
