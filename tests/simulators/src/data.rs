@@ -22,6 +22,12 @@ pub struct Dataset {
     /// Stellar Cyber tenants, users and cases (absent in older files: generated for the seed at start).
     #[serde(default)]
     pub stellar: StellarData,
+    /// The Microsoft Graph mailbox (absent in older files: generated for the seed at start).
+    #[serde(default)]
+    pub mail: MailData,
+    /// The RSA Archer instance (absent in older files: generated for the seed at start).
+    #[serde(default)]
+    pub archer: ArcherData,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -416,6 +422,200 @@ impl StellarData {
     /// The analysts (every user but the sync user).
     pub fn analysts(&self) -> impl Iterator<Item = &StellarUser> {
         self.users.iter().filter(move |u| u.user_id != self.credentials.user_id)
+    }
+}
+
+/// A shared mailbox in Microsoft Graph: the app's credentials, the folders and the messages.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailData {
+    pub credentials: MailCredentials,
+    /// The shared mailbox, e.g. "phishing@contoso.example" (Graph compares it case-insensitively).
+    pub mailbox: String,
+    /// The display name of the folder the reporters' mails are in ("Phishing").
+    pub folder: String,
+    pub folders: Vec<MailFolder>,
+    /// Generated times (unix seconds) lie before this instant; the simulator shifts every
+    /// `received_s` by `start - anchor_s`, so the mails are recent whenever it starts. None = as is.
+    pub anchor_s: Option<i64>,
+    pub messages: Vec<MailMessage>,
+    /// Ground truth: the `internetMessageId`s of the messages in the `folder` folder; each must
+    /// become exactly one Archer incident.
+    pub truth: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MailCredentials {
+    /// The directory (tenant) id, a GUID.
+    pub tenant: String,
+    /// The app registration's client id, a GUID.
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailFolder {
+    /// Long, opaque, base64-looking (what Graph hands out).
+    pub id: String,
+    pub display_name: String,
+    /// "inbox", "archive", "deleteditems", ...: usable in place of the id in paths.
+    #[serde(default)]
+    pub well_known: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailAddress {
+    pub name: String,
+    pub address: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailMessage {
+    /// The immutable id (`Prefer: IdType="ImmutableId"`); the REST id is derived from it and the
+    /// number of moves.
+    pub id: String,
+    /// The id of the folder it is in.
+    pub folder_id: String,
+    /// "<...@domain>": the stable de-duplication key.
+    pub internet_message_id: String,
+    pub subject: Option<String>,
+    /// None: the message has no `from` at all.
+    pub from: Option<MailAddress>,
+    pub to: Vec<MailAddress>,
+    pub cc: Vec<MailAddress>,
+    /// Unix seconds (Graph's second precision).
+    pub received_s: i64,
+    pub body_text: String,
+    pub body_html: String,
+    pub has_attachments: bool,
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+impl MailData {
+    /// True for data files written before the Graph simulator existed.
+    pub fn is_empty(&self) -> bool {
+        self.credentials.client_id.is_empty() && self.messages.is_empty()
+    }
+
+    /// The folder with this display name (case-insensitive), well-known name or id.
+    pub fn folder_named(&self, name: &str) -> Option<&MailFolder> {
+        self.folders.iter().find(|f| {
+            f.id == name
+                || f.display_name.eq_ignore_ascii_case(name)
+                || f.well_known.as_deref().is_some_and(|w| w.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// An RSA Archer instance: the login, the metadata (applications, levels, fields, values lists,
+/// users; ids instance-specific) and the content records.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ArcherData {
+    pub credentials: ArcherCredentials,
+    pub applications: Vec<ArcherApplication>,
+    pub levels: Vec<ArcherLevel>,
+    pub fields: Vec<ArcherField>,
+    /// Values list values of every values list.
+    pub values: Vec<ArcherValue>,
+    pub users: Vec<ArcherUser>,
+    /// Pre-existing records (none carries a Message ID).
+    pub contents: Vec<ArcherContent>,
+    /// The id the next created record gets.
+    pub next_content_id: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArcherCredentials {
+    pub instance: String,
+    pub user: String,
+    pub domain: String,
+    pub password: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArcherApplication {
+    pub id: i64,
+    pub name: String,
+    pub alias: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArcherLevel {
+    pub id: i64,
+    pub name: String,
+    pub alias: String,
+    pub module_id: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArcherField {
+    pub id: i64,
+    pub name: String,
+    pub alias: String,
+    /// 1 text, 2 numeric, 3 date, 4 values list, 6 tracking id, 7 external links, 8 users/groups,
+    /// 9 cross-reference, 19 IP address.
+    pub field_type: i64,
+    pub is_required: bool,
+    pub level_id: i64,
+    #[serde(default)]
+    pub values_list_id: Option<i64>,
+    /// Text fields: the longest value accepted (characters).
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// Values lists: the most values one record may select.
+    #[serde(default)]
+    pub max_selections: Option<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArcherValue {
+    pub id: i64,
+    pub name: String,
+    pub values_list_id: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArcherUser {
+    pub id: i64,
+    pub user_name: String,
+    pub display_name: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArcherContent {
+    pub id: i64,
+    pub level_id: i64,
+    /// Field id -> the value in the API's shape for the field's type (no tracking id: derived).
+    pub fields: std::collections::BTreeMap<i64, Value>,
+}
+
+impl ArcherData {
+    /// True for data files written before the Archer simulator existed.
+    pub fn is_empty(&self) -> bool {
+        self.applications.is_empty()
+    }
+
+    pub fn application(&self, name: &str) -> Option<&ArcherApplication> {
+        self.applications.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The field with this name on this level.
+    pub fn field(&self, level_id: i64, name: &str) -> Option<&ArcherField> {
+        self.fields.iter().find(|f| f.level_id == level_id && f.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn level_of(&self, module_id: i64) -> Option<&ArcherLevel> {
+        self.levels.iter().find(|l| l.module_id == module_id)
+    }
+
+    /// The value named `name` in values list `list_id`.
+    pub fn value(&self, list_id: i64, name: &str) -> Option<&ArcherValue> {
+        self.values.iter().find(|v| v.values_list_id == list_id && v.name.eq_ignore_ascii_case(name))
     }
 }
 

@@ -13,6 +13,10 @@ use rand::{Rng, RngExt, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+mod mail;
+pub use mail::{MAIL_ANCHOR_S, MAIL_DEFAULT_MESSAGES, MAIL_FOLDER, archer_from, mail_from};
+pub(crate) use mail::{html_of, immutable_id, reported_message};
+
 pub(crate) const COMPANY_STATUSES: [(i64, &str); 3] = [(1, "Active"), (2, "Inactive"), (3, "Not-Approved")];
 /// (ConnectWise id, ConnectWise name, ARMOR country code).
 pub(crate) const COUNTRIES: [(i64, &str, &str); 5] = [
@@ -821,6 +825,8 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
         truth,
         halo: HaloData::default(),
         stellar: StellarData::default(),
+        mail: MailData::default(),
+        archer: ArcherData::default(),
     };
     // Members, board teams and types, ticket custom fields: their own RNG, so everything generated
     // before they existed stays the same for a seed.
@@ -830,6 +836,9 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
     dataset.connectwise.tickets = cw_tickets;
     dataset.halo = halo_from_connectwise(&dataset.connectwise, seed);
     dataset.stellar = stellar_from(&dataset, seed, stellar_default_cases(&dataset));
+    // The mailbox and Archer: their own RNG streams too.
+    dataset.mail = mail_from(seed, MAIL_DEFAULT_MESSAGES);
+    dataset.archer = archer_from(seed);
     dataset
 }
 

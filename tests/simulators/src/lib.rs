@@ -1,6 +1,7 @@
 //! psa-bridge-sim: faithful, stateful simulators of the ARMOR API, the ConnectWise Manage REST API,
-//! the HaloPSA/HaloITSM API and the Stellar Cyber API on 127.0.0.1, for tests and demos
-//! (contracts/armor.md, contracts/connectwise.md, contracts/halo.md, contracts/stellar-cyber.md).
+//! the HaloPSA/HaloITSM API, the Stellar Cyber API, Microsoft Graph mail and RSA Archer on
+//! 127.0.0.1, for tests and demos (contracts/armor.md, contracts/connectwise.md, contracts/halo.md,
+//! contracts/stellar-cyber.md, contracts/mailbox-archer.md).
 //!
 //! ```no_run
 //! let sims = psa_bridge_sim::Simulators::start(psa_bridge_sim::SimConfig::small())?;
@@ -9,21 +10,26 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+mod archer;
+mod archer_search;
 mod armor;
 pub mod conditions;
 mod connectwise;
 pub mod data;
 mod faults;
 pub mod generate;
+mod graph;
 mod halo;
 pub mod names;
 mod paging;
 mod server;
 mod stellar;
 
+pub use archer::ArcherConfig;
 pub use armor::{armor_psk_header, armor_psk_signature};
 pub use data::*;
 pub use faults::{Faults, Trickle};
+pub use graph::GraphConfig;
 pub use halo::HaloConfig;
 pub use stellar::StellarConfig;
 
@@ -69,6 +75,13 @@ pub struct SimConfig {
     pub stellar_port: u16,
     /// Stellar Cyber settings: token lifetime, generated case count.
     pub stellar: StellarConfig,
+    /// The Microsoft Graph mail simulator (login host and Graph on one port).
+    pub graph_port: u16,
+    /// Graph settings: token lifetime, generated message count, throttling.
+    pub graph: GraphConfig,
+    pub archer_port: u16,
+    /// Archer settings: session lifetime, REST prefix, the planted rejection.
+    pub archer: ArcherConfig,
 }
 
 impl SimConfig {
@@ -89,6 +102,10 @@ impl SimConfig {
             halo: HaloConfig::default(),
             stellar_port: 0,
             stellar: StellarConfig::default(),
+            graph_port: 0,
+            graph: GraphConfig::default(),
+            archer_port: 0,
+            archer: ArcherConfig::default(),
         }
     }
 
@@ -118,13 +135,17 @@ impl DataSource {
     }
 }
 
-/// The four simulators, running on a background thread with their own tokio runtime.
+/// The six simulators, running on a background thread with their own tokio runtime.
 /// They stop when this value is dropped (or on `shutdown()`).
 pub struct Simulators {
     armor: Arc<armor::ArmorSim>,
     cw: Arc<connectwise::CwSim>,
     halo: Arc<halo::HaloSim>,
     stellar: Arc<stellar::StellarSim>,
+    graph: Arc<graph::GraphSim>,
+    archer: Arc<archer::ArcherSim>,
+    graph_addr: SocketAddr,
+    archer_addr: SocketAddr,
     armor_addr: SocketAddr,
     cw_addr: SocketAddr,
     halo_addr: SocketAddr,
@@ -135,7 +156,7 @@ pub struct Simulators {
 }
 
 impl Simulators {
-    /// Start the four servers; returns once they listen.
+    /// Start the six servers; returns once they listen.
     pub fn start(config: SimConfig) -> anyhow::Result<Simulators> {
         let generated = matches!(config.data, DataSource::Generated { .. });
         let mut dataset = match config.data {
@@ -153,6 +174,15 @@ impl Simulators {
         if dataset.stellar.is_empty() || (generated && dataset.stellar.cases.len() != stellar_cases) {
             dataset.stellar = generate::stellar_from(&dataset, dataset.seed.unwrap_or(0), stellar_cases);
         }
+        // The mailbox and Archer: generated for the seed when the data has none (or, generated, when
+        // another message count is asked for).
+        let mail_messages = config.graph.messages.unwrap_or(generate::MAIL_DEFAULT_MESSAGES);
+        if dataset.mail.is_empty() || (generated && dataset.mail.truth.len() != mail_messages) {
+            dataset.mail = generate::mail_from(dataset.seed.unwrap_or(0), mail_messages);
+        }
+        if dataset.archer.is_empty() {
+            dataset.archer = generate::archer_from(dataset.seed.unwrap_or(0));
+        }
         // Stellar Cyber's tenants are linked to companies and clients through link fields of their own.
         generate::add_other_sources_link_fields(&mut dataset);
         let dataset = Arc::new(dataset);
@@ -166,7 +196,12 @@ impl Simulators {
             .context("binding the Stellar Cyber simulator")?;
         let (armor_addr, cw_addr, halo_addr) = (armor_l.local_addr()?, cw_l.local_addr()?, halo_l.local_addr()?);
         let stellar_addr = stellar_l.local_addr()?;
-        for l in [&armor_l, &cw_l, &halo_l, &stellar_l] {
+        let graph_l =
+            std::net::TcpListener::bind(("127.0.0.1", config.graph_port)).context("binding the Graph simulator")?;
+        let archer_l =
+            std::net::TcpListener::bind(("127.0.0.1", config.archer_port)).context("binding the Archer simulator")?;
+        let (graph_addr, archer_addr) = (graph_l.local_addr()?, archer_l.local_addr()?);
+        for l in [&armor_l, &cw_l, &halo_l, &stellar_l, &graph_l, &archer_l] {
             l.set_nonblocking(true)?;
         }
 
@@ -191,6 +226,17 @@ impl Simulators {
             faults::Control::new(config.faults, config.rate_limit_per_min, 0x57),
             config.stellar,
         ));
+        let graph = Arc::new(graph::GraphSim::new(
+            dataset.clone(),
+            faults::Control::new(config.faults, config.rate_limit_per_min, 0x6A),
+            config.graph,
+            format!("http://{graph_addr}"),
+        ));
+        let archer = Arc::new(archer::ArcherSim::new(
+            dataset.clone(),
+            faults::Control::new(config.faults, config.rate_limit_per_min, 0xAC),
+            config.archer,
+        ));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -205,6 +251,8 @@ impl Simulators {
                 (tokio::net::TcpListener::from_std(cw_l)?, cw.clone() as Arc<dyn server::App>),
                 (tokio::net::TcpListener::from_std(halo_l)?, halo.clone() as Arc<dyn server::App>),
                 (tokio::net::TcpListener::from_std(stellar_l)?, stellar.clone() as Arc<dyn server::App>),
+                (tokio::net::TcpListener::from_std(graph_l)?, graph.clone() as Arc<dyn server::App>),
+                (tokio::net::TcpListener::from_std(archer_l)?, archer.clone() as Arc<dyn server::App>),
             ]
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -225,6 +273,10 @@ impl Simulators {
             cw,
             halo,
             stellar,
+            graph,
+            archer,
+            graph_addr,
+            archer_addr,
             armor_addr,
             cw_addr,
             halo_addr,
@@ -287,11 +339,11 @@ impl Simulators {
         &self.dataset
     }
 
-    fn apps(&self) -> [&dyn server::App; 4] {
-        [&*self.armor, &*self.cw, &*self.halo, &*self.stellar]
+    fn apps(&self) -> [&dyn server::App; 6] {
+        [&*self.armor, &*self.cw, &*self.halo, &*self.stellar, &*self.graph, &*self.archer]
     }
 
-    /// Faults for all four services (restarts their random sequences from `f.seed`).
+    /// Faults for all six services (restarts their random sequences from `f.seed`).
     pub fn set_faults(&self, f: Faults) {
         for app in self.apps() {
             app.control().set_faults(f);
@@ -308,7 +360,7 @@ impl Simulators {
         server::App::control(&*self.stellar).set_faults(f);
     }
 
-    /// The shared per-minute limiter of all four services (Halo's own per-client limit is in `HaloConfig`).
+    /// The shared per-minute limiter of all six services (Halo's own per-client limit is in `HaloConfig`).
     pub fn set_rate_limit(&self, per_min: Option<u32>) {
         for app in self.apps() {
             app.control().set_rate_limit(per_min);
@@ -394,6 +446,81 @@ impl Simulators {
     pub fn stellar_add_case(&self, spec: Value) -> anyhow::Result<String> {
         let c = self.stellar.add_case(&spec).map_err(|(s, m)| anyhow::anyhow!("{s}: {m}"))?;
         Ok(c["_id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// "http://127.0.0.1:G": the login host and Graph (`{url}/{tenant}/oauth2/v2.0/token`, `{url}/v1.0/...`).
+    pub fn graph_url(&self) -> String {
+        format!("http://{}", self.graph_addr)
+    }
+
+    /// The mailbox source's connection: `{"login_url", "graph_url", "tenant", "client_id",
+    /// "client_secret", "mailbox", "folder"}`.
+    pub fn mail_connection(&self) -> Value {
+        let m = &self.dataset.mail;
+        let c = &m.credentials;
+        json!({"login_url": self.graph_url(), "graph_url": self.graph_url(), "tenant": c.tenant,
+               "client_id": c.client_id, "client_secret": c.client_secret, "mailbox": m.mailbox, "folder": m.folder})
+    }
+
+    /// Same as `GET /_sim/state` on the Graph simulator.
+    pub fn graph_state(&self) -> Value {
+        server::App::state(&*self.graph)
+    }
+
+    /// Faults for the Graph simulator only.
+    pub fn set_graph_faults(&self, f: Faults) {
+        server::App::control(&*self.graph).set_faults(f);
+    }
+
+    pub fn graph_config(&self) -> GraphConfig {
+        self.graph.config()
+    }
+
+    /// Replace the Graph settings (survives `reset`; `messages` only matters at start).
+    pub fn set_graph_config(&self, c: GraphConfig) {
+        self.graph.set_config(c);
+    }
+
+    /// New mail now, as `POST /_sim/graph/messages`: `{"count"?: n, "same_second"?: bool,
+    /// "folder"?: name, "subject"?: s}` → `{"messages": [{"id", "restId", "internetMessageId", ...}]}`.
+    pub fn graph_deliver(&self, spec: Value) -> anyhow::Result<Value> {
+        self.graph.deliver(&spec).map_err(|(s, m)| anyhow::anyhow!("{s}: {m}"))
+    }
+
+    /// "http://127.0.0.1:A": Archer's base (REST below `{url}/{prefix}`, SOAP at `{url}/ws/search.asmx`).
+    pub fn archer_url(&self) -> String {
+        format!("http://{}", self.archer_addr)
+    }
+
+    /// The Archer destination's connection: `{"base_url", "prefix", "instance", "user", "domain", "password"}`.
+    pub fn archer_connection(&self) -> Value {
+        let c = &self.dataset.archer.credentials;
+        json!({"base_url": self.archer_url(), "prefix": self.archer.config().prefix, "instance": c.instance,
+               "user": c.user, "domain": c.domain, "password": c.password})
+    }
+
+    /// Same as `GET /_sim/state` on the Archer simulator.
+    pub fn archer_state(&self) -> Value {
+        server::App::state(&*self.archer)
+    }
+
+    /// Faults for the Archer simulator only.
+    pub fn set_archer_faults(&self, f: Faults) {
+        server::App::control(&*self.archer).set_faults(f);
+    }
+
+    pub fn archer_config(&self) -> ArcherConfig {
+        self.archer.config()
+    }
+
+    /// Replace the Archer settings (survives `reset`).
+    pub fn set_archer_config(&self, c: ArcherConfig) {
+        self.archer.set_config(c);
+    }
+
+    /// Every Archer session expires now (the next call with one gets 401 / a SOAP fault).
+    pub fn archer_expire_sessions(&self) {
+        self.archer.expire_sessions();
     }
 
     /// All services back to the initial data; counters zeroed (the fault/rate config stays).

@@ -1,17 +1,20 @@
-//! `psa-bridge-sim`: run the ARMOR, ConnectWise, Halo and Stellar Cyber simulators until killed.
-//! Prints one JSON line when ready:
-//! {"armor": url, "connectwise": url, "halo": url, "stellar": url, "connection": {...},
-//!  "halo_connection": {...}, "stellar_connection": {...}}.
+//! `psa-bridge-sim`: run the ARMOR, ConnectWise, Halo, Stellar Cyber, Microsoft Graph and Archer
+//! simulators until killed. Prints one JSON line when ready:
+//! {"armor": url, "connectwise": url, "halo": url, "stellar": url, "graph": url, "archer": url,
+//!  "connection": {...}, "halo_connection": {...}, "stellar_connection": {...},
+//!  "mail_connection": {...}, "archer_connection": {...}}.
 
 use clap::Parser;
-use psa_bridge_sim::{DataSource, Faults, HaloConfig, SimConfig, Simulators, StellarConfig, Trickle};
+use psa_bridge_sim::{
+    ArcherConfig, DataSource, Faults, GraphConfig, HaloConfig, SimConfig, Simulators, StellarConfig, Trickle,
+};
 use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "psa-bridge-sim",
-    about = "ARMOR + ConnectWise Manage + HaloPSA + Stellar Cyber simulators on 127.0.0.1"
+    about = "ARMOR + ConnectWise Manage + HaloPSA + Stellar Cyber + Microsoft Graph + Archer simulators on 127.0.0.1"
 )]
 struct Args {
     /// Sub-accounts under the MSP root (generated data).
@@ -70,6 +73,17 @@ struct Args {
     /// Stellar access token (JWT) lifetime.
     #[arg(long, default_value_t = 600)]
     stellar_token_ttl_s: u64,
+    /// The Microsoft Graph simulator (login host and Graph on one port).
+    #[arg(long, default_value_t = 0)]
+    graph_port: u16,
+    /// Generated messages in the Phishing folder (default 40); ignored for a data file with mail data.
+    #[arg(long)]
+    mail_messages: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    archer_port: u16,
+    /// Archer's REST prefix: platformapi (6.5+) or api (older instances).
+    #[arg(long, default_value = "platformapi")]
+    archer_prefix: String,
     /// Send ConnectWise answers on this route slowly, e.g. "GET /company/companies" (off by default).
     #[arg(long)]
     trickle_route: Option<String>,
@@ -106,6 +120,9 @@ fn main() -> anyhow::Result<()> {
         if let (Some(n), DataSource::Generated { seed, .. }) = (a.stellar_cases, &data) {
             dataset.stellar = psa_bridge_sim::generate::stellar_from(&dataset, *seed, n);
         }
+        if let (Some(n), DataSource::Generated { seed, .. }) = (a.mail_messages, &data) {
+            dataset.mail = psa_bridge_sim::generate::mail_from(*seed, n);
+        }
         std::fs::write(out, serde_json::to_vec_pretty(&dataset)?)?;
         eprintln!("wrote {}", out.display());
         return Ok(());
@@ -135,6 +152,10 @@ fn main() -> anyhow::Result<()> {
         },
         stellar_port: a.stellar_port,
         stellar: StellarConfig { token_ttl_s: a.stellar_token_ttl_s, cases: a.stellar_cases },
+        graph_port: a.graph_port,
+        graph: GraphConfig { messages: a.mail_messages, ..GraphConfig::default() },
+        archer_port: a.archer_port,
+        archer: ArcherConfig { prefix: a.archer_prefix, ..ArcherConfig::default() },
     };
     let sims = Simulators::start(config)?;
     if let Some(route) = a.trickle_route {
@@ -148,17 +169,22 @@ fn main() -> anyhow::Result<()> {
     let ready = serde_json::json!({"armor": sims.armor_url(), "connectwise": sims.connectwise_url(), "halo": sims.halo_url(),
                                    "stellar": sims.stellar_url(), "connection": sims.connection(),
                                    "halo_connection": sims.halo_connection(),
-                                   "stellar_connection": sims.stellar_connection()});
+                                   "stellar_connection": sims.stellar_connection(),
+                                   "graph": sims.graph_url(), "archer": sims.archer_url(),
+                                   "mail_connection": sims.mail_connection(),
+                                   "archer_connection": sims.archer_connection()});
     let mut out = std::io::stdout().lock();
     writeln!(out, "{ready}")?;
     out.flush()?;
     drop(out);
     eprintln!(
-        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} / Stellar {} (Ctrl-C or SIGTERM to stop)",
+        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} / Stellar {} / Graph {} / Archer {} (Ctrl-C or SIGTERM to stop)",
         sims.armor_url(),
         sims.connectwise_url(),
         sims.halo_url(),
-        sims.stellar_url()
+        sims.stellar_url(),
+        sims.graph_url(),
+        sims.archer_url()
     );
     // Serve until the process is killed (SIGTERM/SIGINT end it; stdin may be /dev/null under make).
     loop {

@@ -216,7 +216,22 @@ pub(crate) trait App: Send + Sync + 'static {
     fn sim_extra(&self, _req: &Req) -> Option<Reply> {
         None
     }
+    /// Called for every counted request before anything else happens to it (injected latency
+    /// included): `Err` answers at once (e.g. Graph's concurrency 429), `Ok(Some(guard))` is held
+    /// until the answer is handed to the connection, so a service can count what is in flight
+    /// truthfully.
+    fn admit(&self, _req: &Req) -> Result<Option<InFlight>, Reply> {
+        Ok(None)
+    }
+    /// Whether a lost answer may hit this request (the write happened, the answer did not come):
+    /// POST/PUT/PATCH by default; a service whose reads come as POST says otherwise.
+    fn is_write(&self, req: &Req) -> bool {
+        req.is_write()
+    }
 }
+
+/// What `App::admit` hands back to be dropped when the answer goes out.
+pub(crate) type InFlight = Box<dyn std::any::Any + Send>;
 
 /// The error that makes hyper close the connection without answering.
 #[derive(Debug)]
@@ -283,12 +298,16 @@ async fn handle(app: Arc<dyn App>, req: Request<Incoming>) -> Result<Response<Si
     let route = app.route(&req);
     let page = req.param("page").map(str::to_string);
     app.control().record(json!({"event": "request", "route": route, "page": page}));
+    let _in_flight = match app.admit(&req) {
+        Ok(guard) => guard,
+        Err(reply) => return Ok(reply.into_response()),
+    };
     let trickle = app.control().trickle_for(&route, page.as_deref());
     let latency = app.control().latency();
     if !latency.is_zero() && trickle.is_none() {
         tokio::time::sleep(latency).await;
     }
-    let reply = match app.control().decide(&route, req.is_write(), Instant::now()) {
+    let reply = match app.control().decide(&route, app.is_write(&req), Instant::now()) {
         Decision::Drop => return Err(Dropped),
         Decision::RateLimited(s) | Decision::Fault429(s) => app.too_many_requests(s),
         Decision::Fault5xx(status, variant) => app.server_error(status, variant),
