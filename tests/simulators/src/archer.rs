@@ -381,11 +381,7 @@ impl ArcherSim {
                 }
             }
             2 if !v.is_number() => shape(errs, "a number is expected"),
-            3 => {
-                if v.as_str().and_then(parse_date).is_none() {
-                    shape(errs, "an ISO date is expected")
-                }
-            }
+            3 if v.as_str().and_then(parse_date).is_none() => shape(errs, "an ISO date is expected"),
             4 => {
                 let ids = v.as_object().and_then(|o| {
                     let other_ok = o.get("OtherText").is_none_or(|t| t.is_null() || t.is_string());
