@@ -178,6 +178,12 @@ impl Response {
         (200..300).contains(&self.status)
     }
 
+    /// The service's clock: its `Date` header, in epoch milliseconds.
+    pub fn date_ms(&self) -> Option<i64> {
+        let date = self.header("date")?;
+        chrono::DateTime::parse_from_rfc2822(date.trim()).ok().map(|t| t.timestamp_millis())
+    }
+
     /// The body as text for messages: bounded, never a credential (requests' headers are not in it).
     pub fn body_snippet(&self) -> String {
         let text = String::from_utf8_lossy(&self.body);

@@ -77,6 +77,17 @@ impl<const OVERLAP_MS: i64> Watermark<OVERLAP_MS> {
         moved
     }
 
+    /// What a read from this checkpoint returns, `(next_cursor, next_since)`: a read cut short
+    /// resumes here; a complete one moves on to `quiet_from_ms` (when the run started, by the
+    /// service's clock where it tells it) less the overlap, for clocks and late indexing.
+    pub fn read_outcome(self, complete: bool, quiet_from_ms: i64) -> (Option<String>, Option<String>) {
+        if complete {
+            (None, Some(self.with_at(quiet_from_ms - OVERLAP_MS).encode()))
+        } else {
+            (Some(self.encode()), None)
+        }
+    }
+
     pub fn encode(&self) -> String {
         let instant = DateTime::<Utc>::from_timestamp_millis(self.at_ms)
             .unwrap_or_default()

@@ -68,10 +68,14 @@ pub struct Named {
     pub alias: Option<String>,
 }
 
+/// Archer objects are found by their name or their alias, in any case.
+fn named(name: &Option<String>, alias: &Option<String>, wanted: &str) -> bool {
+    [name, alias].into_iter().flatten().any(|n| n.eq_ignore_ascii_case(wanted.trim()))
+}
+
 impl Named {
     pub fn is(&self, wanted: &str) -> bool {
-        let wanted = wanted.trim();
-        [&self.name, &self.alias].into_iter().flatten().any(|n| n.eq_ignore_ascii_case(wanted))
+        named(&self.name, &self.alias, wanted)
     }
 }
 
@@ -93,8 +97,7 @@ pub struct FieldDefinition {
 
 impl FieldDefinition {
     pub fn is(&self, wanted: &str) -> bool {
-        let wanted = wanted.trim();
-        [&self.name, &self.alias].into_iter().flatten().any(|n| n.eq_ignore_ascii_case(wanted))
+        named(&self.name, &self.alias, wanted)
     }
 
     pub fn label(&self) -> String {

@@ -138,7 +138,9 @@ pub fn read(ctx: &mut Context, armor: &mut Armor, input: &GetTicketsInput) -> Re
             Job::Page { stream } => {
                 reading -= 1;
                 // ARMOR's own clock, so updatedDate compares with like; the earliest instant is the safe one.
-                if let (Some(start), Some(server)) = (started, server_time(&outcome)) {
+                if let (Some(start), Some(server)) =
+                    (started, outcome.as_ref().ok().and_then(|r| r.date_ms()).map(|ms| ms.div_euclid(1000)))
+                {
                     started = Some(start.min(server));
                 }
                 let page = read_page(api, &streams[stream], outcome)?;
@@ -253,12 +255,6 @@ pub fn read(ctx: &mut Context, armor: &mut Armor, input: &GetTicketsInput) -> Re
         next_cursor,
         next_since,
     })
-}
-
-/// The `Date` header of an answer, in unix seconds.
-fn server_time(outcome: &Result<Response, HttpError>) -> Option<i64> {
-    let date = outcome.as_ref().ok()?.header("date")?;
-    DateTime::parse_from_rfc2822(date.trim()).ok().map(|t| t.timestamp())
 }
 
 fn page_request(api: &ArmorApi, stream: &Stream) -> Request {

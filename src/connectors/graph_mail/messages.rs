@@ -161,13 +161,8 @@ pub fn read(ctx: &mut Context, mail: &mut GraphMail, input: &GetTicketsInput) ->
             ));
         }
         let outcome = ctx.http.send_with(&mut mail.auth, request)?;
-        if let Some(at) = outcome
-            .as_ref()
-            .ok()
-            .and_then(|r| r.header("date"))
-            .and_then(|d| DateTime::parse_from_rfc2822(d.trim()).ok())
-        {
-            server_ms = Some(server_ms.map_or(at.timestamp_millis(), |s| s.min(at.timestamp_millis())));
+        if let Some(at) = outcome.as_ref().ok().and_then(|r| r.date_ms()) {
+            server_ms = Some(server_ms.map_or(at, |s| s.min(at)));
         }
         let page: Page<Message> = mail.api.decode("listing the folder's messages", outcome)?;
         log::progress("reading messages", messages.len() + page.value.len(), messages.len() + page.value.len());
@@ -197,17 +192,13 @@ pub fn read(ctx: &mut Context, mail: &mut GraphMail, input: &GetTicketsInput) ->
 
     let read_ids: Vec<(String, i64)> =
         messages.iter().map(|m| (seen_id(m), received_ms(m).unwrap_or(started_ms))).collect();
-    let mut reached = start.unwrap_or_default().advanced(read_ids.iter().map(|(id, at)| (id.as_str(), *at)));
+    let reached = start.unwrap_or_default().advanced(read_ids.iter().map(|(id, at)| (id.as_str(), *at)));
     let tickets: Vec<Ticket> =
         messages.iter().map(|m| mapping::ticket(&mailbox, m)).filter(|t| wanted_status(t)).collect();
-    let (next_cursor, next_since) = if complete {
-        let quiet_until = server_ms.unwrap_or(started_ms).min(started_ms) - Checkpoint::OVERLAP_MS;
-        reached = reached.with_at(quiet_until);
-        (None, Some(reached.encode()))
-    } else {
+    if !complete {
         log::info(format!("stopped early after {} messages: pass next_cursor to continue", tickets.len()));
-        (Some(reached.encode()), None)
-    };
+    }
+    let (next_cursor, next_since) = reached.read_outcome(complete, server_ms.unwrap_or(started_ms).min(started_ms));
     Ok(GetTicketsOutput {
         source: super::SYSTEM.name.to_string(),
         count: tickets.len() as u32,

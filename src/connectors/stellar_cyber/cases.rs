@@ -162,13 +162,8 @@ pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInp
             ));
         }
         let outcome = ctx.http.send_with(&mut stellar.auth, query.page(&stellar.api, from_ms, skip))?;
-        if let Some(at) = outcome
-            .as_ref()
-            .ok()
-            .and_then(|r| r.header("date"))
-            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
-        {
-            server_ms = Some(server_ms.map_or(at.timestamp_millis(), |s| s.min(at.timestamp_millis())));
+        if let Some(at) = outcome.as_ref().ok().and_then(|r| r.date_ms()) {
+            server_ms = Some(server_ms.map_or(at, |s| s.min(at)));
         }
         let page: models::Data<models::CasePage> = stellar.api.decode("listing cases", outcome)?;
         let items = page.data.and_then(|d| d.cases).unwrap_or_default();
@@ -285,7 +280,7 @@ pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInp
 
     let origin = stellar.api.origin.url();
     let read = cases.iter().map(|c| (c.id.as_str(), c.modified_at.unwrap_or(from_ms)));
-    let mut reached = start.advanced(read);
+    let reached = start.advanced(read);
     let tickets: Vec<Ticket> = cases
         .iter()
         .zip(comments)
@@ -300,15 +295,10 @@ pub fn read(ctx: &mut Context, stellar: &mut StellarCyber, input: &GetTicketsInp
             )
         })
         .collect();
-    let (next_cursor, next_since) = if complete {
-        // Nothing is missed before the run started (less the overlap, for clocks and late indexing).
-        let quiet_until = server_ms.unwrap_or(started_ms).min(started_ms) - Checkpoint::OVERLAP_MS;
-        reached = reached.with_at(quiet_until);
-        (None, Some(reached.encode()))
-    } else {
+    if !complete {
         log::info(format!("stopped early after {} cases: pass next_cursor to continue", tickets.len()));
-        (Some(reached.encode()), None)
-    };
+    }
+    let (next_cursor, next_since) = reached.read_outcome(complete, server_ms.unwrap_or(started_ms).min(started_ms));
     Ok(GetTicketsOutput {
         source: super::SYSTEM.name.to_string(),
         count: tickets.len() as u32,

@@ -248,12 +248,8 @@ fn post_tickets_posts_each_ticket_once_and_a_rerun_creates_nothing() {
 /// once. `PSA_CHAOS_SEEDS=1,2,3` runs more seeds (make test runs one).
 #[test]
 fn repeated_runs_under_faults_and_lost_answers_converge_without_duplicates() {
-    let seeds: Vec<u64> = std::env::var("PSA_CHAOS_SEEDS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![23]);
     let mut report = Vec::new();
-    for seed in seeds {
+    for seed in chaos_seeds(23) {
         let sims = start(SimConfig::generated(12, 120, 150, seed));
         sims.set_token_ttl(CHAOS_TOKEN_TTL_S);
         let workflow = workflow(armor_mode(&sims, "login"));

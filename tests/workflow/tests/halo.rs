@@ -213,12 +213,8 @@ fn bad_halo_credentials_are_explained_without_the_secret() {
 /// to do) with every ticket and comment in Halo exactly once. `PSA_CHAOS_SEEDS` runs more seeds.
 #[test]
 fn repeated_runs_into_halo_under_faults_converge_without_duplicates() {
-    let seeds: Vec<u64> = std::env::var("PSA_CHAOS_SEEDS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![29]);
     let (mut report, mut lost) = (Vec::new(), 0);
-    for seed in seeds {
+    for seed in chaos_seeds(29) {
         let (sims, connection) = halo_sims(10, 100, 120, seed);
         let mut config = sims.halo_config();
         config.token_ttl_s = 3;

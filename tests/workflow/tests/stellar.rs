@@ -519,11 +519,7 @@ fn sync_back_plans_on_a_dry_run_and_carries_priority_and_assignee_when_asked() {
 
 #[test]
 fn chaos_converges_with_nothing_lost_or_duplicated() {
-    let seeds: Vec<u64> = std::env::var("PSA_CHAOS_SEEDS")
-        .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![29]);
-    for seed in seeds {
+    for seed in chaos_seeds(29) {
         chaos(seed);
     }
 }

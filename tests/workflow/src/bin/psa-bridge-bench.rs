@@ -1139,7 +1139,8 @@ fn run_mail_archer(plugin: &Plugin, seed: u64, messages: usize) -> Result<MailRu
     let runner = Runner::new(plugin, &sims);
     let connection = json!({"graph_mail": sims.mail_connection(), "archer": sims.archer_connection()});
     let run = |action: &str, input: Value| runner.must_with(connection.clone(), action, input, DEFAULT_CONCURRENCY);
-    let archer = json!({"fields": [{"name": "Date Reported", "value": "{sent}"}, {"name": "Category", "value": "Phishing"}]});
+    let archer =
+        json!({"fields": [{"name": "Date Reported", "value": "{sent}"}, {"name": "Category", "value": "Phishing"}]});
     let total = |s: &Value| s["requests_total"].as_u64().unwrap_or(0);
     let both = || total(&sims.graph_state()) + total(&sims.archer_state());
     let post = |tickets: &Value| {

@@ -89,7 +89,11 @@ fn main() -> Result<()> {
 
     // Suspicious e-mails reported to a mailbox become Archer incidents: every message once, a
     // burst in one second included, and a restart without state creates nothing.
-    println!("\n== Mailbox ({}) -> Archer ({}): suspicious e-mails become incidents ==", sims.graph_url(), sims.archer_url());
+    println!(
+        "\n== Mailbox ({}) -> Archer ({}): suspicious e-mails become incidents ==",
+        sims.graph_url(),
+        sims.archer_url()
+    );
     let connection = json!({"graph_mail": sims.mail_connection(), "archer": sims.archer_connection()});
     let mail_workflow = Workflow::new(&plugin, connection, stellar_workflow.options.clone());
     let restart_creates = mail_to_archer(&mail_workflow, &sims)?;
@@ -139,16 +143,6 @@ fn main() -> Result<()> {
 /// over; before the second an analyst escalates a case and comments, a technician notes on and
 /// closes another's ticket; the third has nothing to do. Returns the third cycle's writes.
 fn two_way(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
-    let show = |step: &Step| -> Result<()> {
-        println!(
-            "  {:<16} {:<6} {:>7.2} s  {}",
-            step.action,
-            if step.ok { "ok" } else { "ERROR" },
-            step.elapsed.as_secs_f64(),
-            describe(step)
-        );
-        if step.ok { Ok(()) } else { bail!("{} failed: {}", step.action, step.error()) }
-    };
     let accounts = workflow.run("get_accounts", json!({"source": "stellar_cyber"}));
     show(&accounts)?;
     show(&workflow.run("match_companies", json!({"accounts": accounts.output()["accounts"]})))?;
@@ -206,16 +200,6 @@ fn two_way(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
 /// The folder read and posted; a burst of messages received in one second read and posted from the
 /// checkpoint; then a restart that reads the whole folder again. Returns the restart's creates.
 fn mail_to_archer(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
-    let show = |step: &Step| -> Result<Value> {
-        println!(
-            "  {:<16} {:<6} {:>7.2} s  {}",
-            step.action,
-            if step.ok { "ok" } else { "ERROR" },
-            step.elapsed.as_secs_f64(),
-            describe(step)
-        );
-        if step.ok { Ok(step.output().clone()) } else { bail!("{} failed: {}", step.action, step.error()) }
-    };
     let archer = json!({"fields": [{"name": "Date Reported", "value": "{sent}"}, {"name": "Category", "value": "Phishing"},
                                    {"name": "Incident Owner", "value": "soc.analyst"}]});
     let cycle = |since: Option<&Value>| -> Result<Value> {
@@ -247,9 +231,25 @@ fn mail_to_archer(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
         "  Archer holds {} incidents, {} duplicated; Graph saw at most {} requests at once",
         state["contents"].as_array().map_or(0, Vec::len),
         state["counts"]["duplicates"],
-        sims.graph_state()["max_in_flight"].as_object().map_or(0, |m| m.values().filter_map(Value::as_u64).max().unwrap_or(0))
+        sims.graph_state()["max_in_flight"].as_object().map_or(0, |m| m
+            .values()
+            .filter_map(Value::as_u64)
+            .max()
+            .unwrap_or(0))
     );
     Ok(creates() - before)
+}
+
+/// Prints one step's line; its output, or its error.
+fn show(step: &Step) -> Result<Value> {
+    println!(
+        "  {:<16} {:<6} {:>7.2} s  {}",
+        step.action,
+        if step.ok { "ok" } else { "ERROR" },
+        step.elapsed.as_secs_f64(),
+        describe(step)
+    );
+    if step.ok { Ok(step.output().clone()) } else { bail!("{} failed: {}", step.action, step.error()) }
 }
 
 /// Escalates a new ticket for the company of the first open one: created once (a retry finds it),

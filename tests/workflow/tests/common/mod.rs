@@ -120,3 +120,11 @@ pub fn http_response(status: &str, headers: &str, body: &[u8]) -> Vec<u8> {
     response.extend_from_slice(body);
     response
 }
+
+/// The chaos seeds: `PSA_CHAOS_SEEDS` (comma-separated) or `default` (one seed in `make test`).
+pub fn chaos_seeds(default: u64) -> Vec<u64> {
+    std::env::var("PSA_CHAOS_SEEDS")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![default])
+}
