@@ -116,6 +116,26 @@ fn check<T>(result: Result<T, PluginError>) {
 }
 
 /// A post_tickets input with `tickets` and every option left to its default.
+/// A get_tickets input that asks for nothing in particular.
+pub(crate) fn tickets_input() -> GetTicketsInput {
+    GetTicketsInput {
+        source: None,
+        account_ids: None,
+        statuses: None,
+        request_types: None,
+        since: None,
+        include_details: None,
+        include_comments: None,
+        max_tickets: None,
+        cursor: None,
+        min_score: None,
+        min_alert_count: None,
+        tags: None,
+        exclude_tags: None,
+        look_back_days: None,
+    }
+}
+
 pub(crate) fn post_input(tickets: Vec<Ticket>) -> PostTicketsInput {
     PostTicketsInput {
         destination: None,
@@ -199,5 +219,30 @@ proptest! {
         let accounts = vec![Account { system: "armor".into(), id: "1".into(), name: summary, parent_id: None, status: "Active".into(), account_type: None, currency: None, address: None }];
         let input = MatchCompaniesInput { destination: None, source: None, accounts: Some(accounts), overrides: None, dry_run: None, min_confidence: None, include_deleted: None };
         check(run_with(&connection, &mut hostile_transport(replies), |ctx| match_companies::run(ctx, input)));
+    }
+
+    #[test]
+    fn mailbox_and_archer_actions_survive_any_answer(
+        replies in prop::collection::vec((any_status(), any_body()), 1..12),
+        key in ".{0,40}",
+    ) {
+        let mut connection = connection();
+        connection.graph_mail = Some(GraphMailConnection {
+            tenant: "t".into(), client_id: "c".into(), client_secret: "hostile-secret".into(),
+            mailbox: "phishing@x.example".into(), folder: Some("Phishing".into()), processed_folder: Some("Done".into()),
+            processed_category: Some("In Archer".into()), login_url: Some("https://login.example".into()),
+            graph_url: Some("https://graph.example".into()),
+        });
+        connection.archer = Some(ArcherConnection {
+            base_url: "https://archer.example".into(), prefix: None, instance: "i".into(), user: "u".into(),
+            domain: None, password: "hostile-private".into(),
+        });
+        let input = GetTicketsInput { source: Some("graph_mail".into()), max_tickets: Some(30), ..tickets_input() };
+        check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| get_tickets::run(ctx, input)));
+        let mut mail = ticket(key, "s".into(), 1);
+        mail.system = "graph_mail".into();
+        let input = PostTicketsInput { destination: Some("archer".into()), ..post_input(vec![mail]) };
+        check(run_with(&connection, &mut hostile_transport(replies.clone()), |ctx| post_tickets::run(ctx, input)));
+        check(run_with(&connection, &mut hostile_transport(replies), test_connection::run));
     }
 }

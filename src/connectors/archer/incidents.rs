@@ -314,3 +314,156 @@ impl TicketRequests for Requests {
         Err(Error::new(format!("Archer keeps no notes (incident for {key})."), "Post to Archer without comments.", ""))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::actions::hostile_tests::{post_input, ticket};
+    use crate::actions::{post_tickets, run_with};
+    use crate::html::escape;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::http::{Method, Request};
+    use crate::types::{ArcherConnection, Connection, PostOutcome};
+    use serde_json::{Value, json};
+    use std::cell::RefCell;
+
+    fn connection() -> Connection {
+        Connection {
+            armor: None,
+            connectwise: None,
+            halo: None,
+            stellar_cyber: None,
+            graph_mail: None,
+            archer: Some(ArcherConnection {
+                base_url: "https://archer.example/RSAarcher".into(),
+                prefix: None,
+                instance: "Prod".into(),
+                user: "svc".into(),
+                domain: None,
+                password: "archer-S3cret".into(),
+            }),
+            tuning: None,
+        }
+    }
+
+    fn list(items: Value) -> Value {
+        json!(
+            items
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| json!({"RequestedObject": i, "IsSuccessful": true}))
+                .collect::<Vec<_>>()
+        )
+    }
+
+    fn soap(records: &str, count: usize) -> Reply {
+        let inner =
+            format!("<?xml version=\"1.0\" encoding=\"utf-16\"?><Records count=\"{count}\">{records}</Records>");
+        let body = format!(
+            "<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><ExecuteSearchResponse \
+             xmlns=\"http://archer-tech.com/webservices/\"><ExecuteSearchResult>{}</ExecuteSearchResult>\
+             </ExecuteSearchResponse></soap:Body></soap:Envelope>",
+            escape(&inner)
+        );
+        let mut reply = Reply::status(200);
+        if let Ok(response) = &mut reply.result {
+            response.body = body.into_bytes();
+        }
+        reply
+    }
+
+    /// An instance with the default fields; `created` holds the keys Archer stored.
+    fn archer<'a>(created: &'a RefCell<Vec<String>>, creates: &'a RefCell<u32>) -> impl FnMut(&Request) -> Reply + 'a {
+        move |request: &Request| {
+            let path = request.path.as_str();
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            match (request.method, path) {
+                (Method::Post, "/platformapi/core/security/login") => {
+                    Reply::json(200, &json!({"RequestedObject": {"SessionToken": "S1"}, "IsSuccessful": true}))
+                }
+                (_, "/platformapi/core/system/application") => {
+                    Reply::json(200, &list(json!([{"Id": 70, "Name": "Security Incidents"}])))
+                }
+                (_, "/platformapi/core/system/level/module/70") => {
+                    Reply::json(200, &list(json!([{"Id": 9, "Name": "Incidents"}])))
+                }
+                (_, "/platformapi/core/system/fielddefinition/level/9") => Reply::json(
+                    200,
+                    &list(
+                        json!([{"Id": 1, "Name": "Message ID", "Type": 1}, {"Id": 2, "Name": "Incident Title", "Type": 1},
+                                 {"Id": 3, "Name": "Description", "Type": 1},
+                                 {"Id": 4, "Name": "Incident Status", "Type": 4, "RelatedValuesListId": 40}]),
+                    ),
+                ),
+                (_, "/platformapi/core/system/valueslistvalue/valueslist/40") => {
+                    Reply::json(200, &list(json!([{"Id": 401, "Name": "New"}, {"Id": 402, "Name": "Closed"}])))
+                }
+                (Method::Post, "/ws/search.asmx") => {
+                    let text = String::from_utf8_lossy(&request.body);
+                    assert!(text.contains("<sessionToken>S1</sessionToken>"), "the session is signed in");
+                    let found: String = created
+                        .borrow()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, key)| text.contains(&escape(&escape(key))))
+                        .map(|(i, key)| {
+                            format!(
+                                "<Record contentId=\"{}\"><Field id=\"1\" type=\"1\">{}</Field></Record>",
+                                500 + i,
+                                escape(key)
+                            )
+                        })
+                        .collect();
+                    soap(&found, found.matches("<Record").count())
+                }
+                (Method::Post, "/platformapi/core/content") => {
+                    *creates.borrow_mut() += 1;
+                    let key = body["Content"]["FieldContents"]["1"]["Value"].as_str().unwrap_or_default().to_string();
+                    assert_eq!(body["Content"]["FieldContents"]["4"]["Value"]["ValuesListIds"], json!([401]));
+                    if key.ends_with("REFUSED") {
+                        return Reply::json(
+                            200,
+                            &json!({"IsSuccessful": false, "RequestedObject": null,
+                            "ValidationMessages": [{"Reason": "Validation", "ResourcedMessage": "Incident Title is too long."}]}),
+                        );
+                    }
+                    created.borrow_mut().push(key);
+                    if *creates.borrow() == 1 {
+                        return Reply::status(503); // landed, answer lost
+                    }
+                    Reply::json(200, &json!({"RequestedObject": {"Id": 900}, "IsSuccessful": true}))
+                }
+                _ => Reply::json(404, &json!({"Message": "No HTTP resource was found."})),
+            }
+        }
+    }
+
+    #[test]
+    fn a_lost_create_is_found_by_search_and_a_refusal_on_200_fails_only_its_ticket() {
+        let (created, creates) = (RefCell::new(Vec::new()), RefCell::new(0));
+        let mut transport = FakeTransport::new(archer(&created, &creates));
+        let mut input =
+            post_input(vec![ticket("M-1".into(), "Invoice".into(), 1), ticket("M-REFUSED".into(), "x".into(), 0)]);
+        input.tickets.iter_mut().for_each(|t| t.system = "graph_mail".into());
+        let output = run_with(&connection(), &mut transport, |ctx| post_tickets::run(ctx, input.clone())).unwrap();
+        let outcomes: Vec<PostOutcome> = output.results.iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, [PostOutcome::Created, PostOutcome::Failed], "{:?}", output.results);
+        assert_eq!(output.results[0].ticket_id.as_deref(), Some("500"), "found by the search after the lost answer");
+        let refusal = output.results[1].error.as_ref().unwrap();
+        assert!(refusal.cause.contains("Incident Title is too long."), "{refusal:?}");
+        assert_eq!(*creates.borrow(), 2, "one create each: the lost one was not repeated");
+        assert_eq!(output.results[0].notes_added, 0, "Archer keeps no notes");
+        assert!(
+            transport
+                .sent
+                .iter()
+                .all(|r| !String::from_utf8_lossy(&r.body).contains("archer-S3cret") || r.path.ends_with("/login"))
+        );
+
+        // Posted again: found, nothing written (the status is Archer's now).
+        let mut transport = FakeTransport::new(archer(&created, &creates));
+        let output = run_with(&connection(), &mut transport, |ctx| post_tickets::run(ctx, input)).unwrap();
+        assert_eq!(output.results[0].outcome, PostOutcome::Unchanged);
+        assert_eq!(*creates.borrow(), 3, "only the refused ticket is tried again");
+    }
+}

@@ -281,3 +281,131 @@ pub fn file_posted(ctx: &mut Context, mail: &mut GraphMail, tickets: &[&Ticket])
         log::info(format!("{SERVICE}: {failed} posted messages were not tagged or filed; their incidents exist"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::run_with;
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::types::{Connection, GraphMailConnection};
+    use serde_json::Value;
+
+    fn connection() -> Connection {
+        Connection {
+            armor: None,
+            connectwise: None,
+            halo: None,
+            stellar_cyber: None,
+            graph_mail: Some(GraphMailConnection {
+                tenant: "contoso.example".into(),
+                client_id: "app-1".into(),
+                client_secret: "graph-S3cret".into(),
+                mailbox: "Phishing@Contoso.example".into(),
+                folder: Some("Phishing".into()),
+                processed_folder: None,
+                processed_category: None,
+                login_url: Some("https://login.example".into()),
+                graph_url: Some("https://graph.example".into()),
+            }),
+            archer: None,
+            tuning: None,
+        }
+    }
+
+    fn message(n: usize, at: &str) -> Value {
+        json!({"id": format!("imm-{n}"), "internetMessageId": format!("<m{n}@x>"), "subject": format!("s{n}"),
+               "receivedDateTime": at, "body": {"contentType": "text", "content": "b"}})
+    }
+
+    /// Five messages, three of them in one second, in pages of two by nextLink.
+    fn graph(request: &Request) -> Reply {
+        let path = request.path.as_str();
+        if path.contains("/oauth2/v2.0/token") {
+            return Reply::json(200, &json!({"access_token": "t", "expires_in": 3599}));
+        }
+        if path.contains("/mailFolders?") {
+            return Reply::json(200, &json!({"value": [{"id": "F1", "displayName": "Phishing"}]}));
+        }
+        let at = ["2026-11-30T08:00:00Z", "2026-11-30T08:00:01Z", "2026-11-30T08:00:01Z", "2026-11-30T08:00:01Z"];
+        let all: Vec<Value> =
+            (0..5).map(|n| message(n, at.get(n).copied().unwrap_or("2026-11-30T08:00:02Z"))).collect();
+        let page = path.split("$skiptoken=").nth(1).and_then(|p| p.parse::<usize>().ok()).unwrap_or(0);
+        let items: Vec<Value> = all.iter().skip(page * 2).take(2).cloned().collect();
+        let mut body = json!({"value": items});
+        if page * 2 + 2 < all.len() {
+            body["@odata.nextLink"] = json!(format!(
+                "https://graph.example/v1.0/users/phishing%40contoso.example/mailFolders/F1/messages?$skiptoken={}",
+                page + 1
+            ));
+        }
+        Reply::json(200, &body)
+    }
+
+    fn input(since: Option<&str>) -> GetTicketsInput {
+        let mut input = crate::actions::hostile_tests::tickets_input();
+        input.source = Some("graph_mail".into());
+        input.since = since.map(str::to_string);
+        input
+    }
+
+    #[test]
+    fn every_page_is_read_by_its_link_and_the_same_second_is_neither_lost_nor_repeated() {
+        let mut transport = FakeTransport::new(graph);
+        let output = run_with(&connection(), &mut transport, |ctx| {
+            read(ctx, &mut GraphMail::from_connection(ctx.connection, "test")?, &input(None))
+        })
+        .unwrap();
+        assert_eq!(output.count, 5);
+        let first = transport.sent.iter().find(|r| r.path.contains("/messages?")).unwrap();
+        assert!(
+            first.path.contains("$orderby=receivedDateTime%20asc") && !first.path.contains("$filter"),
+            "{}",
+            first.path
+        );
+        assert!(first.headers.iter().any(|(n, v)| n == "prefer" && v.contains("ImmutableId") && v.contains("text")));
+        assert!(transport.peak_in_flight <= MAX_CONCURRENT);
+
+        // Cut after 3 (inside the second 08:00:01): the cursor's read leaves out those and finds the rest.
+        let mut capped = input(None);
+        capped.max_tickets = Some(3);
+        let mut transport = FakeTransport::new(graph);
+        let cut = run_with(&connection(), &mut transport, |ctx| {
+            read(ctx, &mut GraphMail::from_connection(ctx.connection, "test")?, &capped)
+        })
+        .unwrap();
+        let cursor = cut.next_cursor.clone().unwrap();
+        let mut rest = input(None);
+        rest.cursor = Some(cursor);
+        let mut transport = FakeTransport::new(graph);
+        let next = run_with(&connection(), &mut transport, |ctx| {
+            read(ctx, &mut GraphMail::from_connection(ctx.connection, "test")?, &rest)
+        })
+        .unwrap();
+        let keys: Vec<&str> = cut.tickets.iter().chain(&next.tickets).map(|t| t.key.as_str()).collect();
+        assert_eq!(keys, ["<m0@x>", "<m1@x>", "<m2@x>", "<m3@x>", "<m4@x>"]);
+        let filtered = transport.sent.iter().find(|r| r.path.contains("/messages?")).unwrap();
+        assert!(
+            filtered.path.contains("$filter=receivedDateTime%20ge%202026-11-30T07%3A59%3A01Z"),
+            "{}",
+            filtered.path
+        );
+    }
+
+    #[test]
+    fn a_next_link_to_another_host_is_refused() {
+        let mut transport = FakeTransport::new(|request: &Request| {
+            if request.path.contains("/messages?") {
+                let body = json!({"value": [message(0, "2026-11-30T08:00:00Z")],
+                                  "@odata.nextLink": "https://evil.example/v1.0/x"});
+                return Reply::json(200, &body);
+            }
+            graph(request)
+        });
+        let error = run_with(&connection(), &mut transport, |ctx| {
+            read(ctx, &mut GraphMail::from_connection(ctx.connection, "test")?, &input(None))
+        })
+        .unwrap_err();
+        assert!(error.cause.contains("points away from Graph"), "{error:?}");
+        assert!(transport.sent.iter().all(|r| r.origin.host() != "evil.example"));
+    }
+}

@@ -179,7 +179,10 @@ impl GraphApi {
     /// The request an `@odata.nextLink` names, which must be on Graph's own origin.
     pub fn next(&self, link: &str) -> Result<Request, Error> {
         let base = self.origin.url();
-        match link.strip_prefix(base.as_str()).filter(|rest| rest.starts_with('/')) {
+        // As given, but never with characters that would change what the request means.
+        let plain =
+            |rest: &&str| rest.starts_with('/') && !rest.contains(['#', ' ', '"', '\\']) && !rest.contains("/../");
+        match link.strip_prefix(base.as_str()).filter(plain) {
             Some(rest) => Ok(self.get(rest.to_string())),
             None => Err(Error::new(
                 "Microsoft Graph's link to the next page of messages points away from Graph.",
