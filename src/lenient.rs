@@ -50,6 +50,12 @@ pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error>
     })
 }
 
+/// A list of texts, trimmed; null, missing, null entries and blank ones left out.
+pub fn texts<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Option::<Vec<Option<String>>>::deserialize(d)?.unwrap_or_default();
+    Ok(list.into_iter().flatten().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
+}
+
 /// `true`/`false`, or null/missing meaning `default` (callers pick it with `#[serde(default)]`).
 pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))

@@ -24,12 +24,13 @@ mod bindings {
 /// The WIT records every action takes and returns; the actions work on them directly.
 pub mod types {
     pub use crate::bindings::exports::psa_bridge::plugin::actions::{
-        AccountOverride, AddCommentInput, AddCommentOutput, AmbiguousMatch, ArcherIncident, AssignTicketInput,
-        CloseTicketInput, CompanyMatch, CreateTicketInput, CreateTicketOutput, FieldUpdate, GetAccountsInput,
-        GetAccountsOutput, GetTicketInput, GetTicketOutput, GetTicketsInput, GetTicketsOutput, MatchCandidate,
-        MatchCompaniesInput, MatchCompaniesOutput, MatchCounts, MatchMethod, PostCounts, PostOutcome, PostResult,
-        PostTicketsInput, PostTicketsOutput, SearchTicketsInput, SearchTicketsOutput, ServiceCheck, SyncBackCounts,
-        SyncBackInput, SyncBackOutcome, SyncBackOutput, SyncBackResult, TestConnectionOutput, TicketFields,
+        AccountKind, AccountOverride, AddCommentInput, AddCommentOutput, AmbiguousMatch, ArcherIncident,
+        AssignTicketInput, CloseTicketInput, CompanyMatch, CreateTicketInput, CreateTicketOutput, DirectoryCounts,
+        DirectoryOutcome, DirectoryResult, FieldUpdate, GetAccountsInput, GetAccountsOutput, GetTicketInput,
+        GetTicketOutput, GetTicketsInput, GetTicketsOutput, MatchCandidate, MatchCompaniesInput, MatchCompaniesOutput,
+        MatchCounts, MatchMethod, PostCounts, PostOutcome, PostResult, PostTicketsInput, PostTicketsOutput,
+        SearchTicketsInput, SearchTicketsOutput, ServiceCheck, SyncBackCounts, SyncBackInput, SyncBackOutcome,
+        SyncBackOutput, SyncBackResult, SyncDirectoryInput, SyncDirectoryOutput, TestConnectionOutput, TicketFields,
         TicketOutput, UnmatchedAccount, UpdateTicketInput,
     };
     pub use crate::bindings::exports::psa_bridge::plugin::connection::*;
@@ -113,6 +114,13 @@ mod component {
 
         fn sync_back(connection: Connection, input: SyncBackInput) -> Result<SyncBackOutput, PluginError> {
             actions::run(&connection, |ctx| actions::sync_back::run(ctx, input))
+        }
+
+        fn sync_directory(
+            connection: Connection,
+            input: SyncDirectoryInput,
+        ) -> Result<SyncDirectoryOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::sync_directory::run(ctx, input))
         }
     }
 

@@ -28,6 +28,8 @@ pub(crate) fn connection() -> Connection {
         stellar_cyber: None,
         graph_mail: None,
         archer: None,
+        graph_directory: None,
+        zivver: None,
         tuning: Some(Tuning {
             max_concurrency: Some(4),
             request_timeout_seconds: None,

@@ -5,6 +5,7 @@ pub mod get_tickets;
 pub mod match_companies;
 pub mod post_tickets;
 pub mod sync_back;
+pub mod sync_directory;
 pub mod test_connection;
 pub mod ticket_actions;
 

@@ -4,9 +4,11 @@
 pub mod archer;
 pub mod armor;
 pub mod connectwise;
+pub mod graph_directory;
 pub mod graph_mail;
 pub mod halo;
 pub mod stellar_cyber;
+pub mod zivver;
 
 use crate::actions::Context;
 use crate::error::Error;
@@ -22,6 +24,8 @@ pub const SYSTEMS: &[&System] = &[
     &stellar_cyber::SYSTEM,
     &graph_mail::SYSTEM,
     &archer::SYSTEM,
+    &graph_directory::SYSTEM,
+    &zivver::SYSTEM,
 ];
 
 /// What the registry knows of a system: its connection section, credentials, hosts and roles.
@@ -40,6 +44,8 @@ pub struct System {
     pub check: fn(&mut Context) -> Result<String, Error>,
     pub source: Option<OpenSource>,
     pub destination: Option<OpenDestination>,
+    pub directory: Option<OpenDirectory>,
+    pub provisioning: Option<OpenProvisioning>,
     /// How records of this system were keyed before 0.2, so nothing is posted twice after an upgrade.
     pub legacy: Option<LegacyKeys>,
 }
@@ -48,6 +54,11 @@ pub struct System {
 pub type OpenSource = fn(&Connection) -> Result<Box<dyn Source>, Error>;
 /// Opens a system's destination role with the connection's section.
 pub type OpenDestination = fn(&Connection) -> Result<Box<dyn Destination>, Error>;
+
+/// Opens a system's directory role (the source of truth of a directory sync).
+pub type OpenDirectory = fn(&Connection) -> Result<Box<dyn Directory>, Error>;
+/// Opens a system's provisioning role (the accounts that follow a directory).
+pub type OpenProvisioning = fn(&Connection) -> Result<Box<dyn Provisioning>, Error>;
 
 /// What 0.1 wrote for a source's tickets: its keys bare, and notes marked `[{label} comment {id}]`.
 #[derive(Clone, Copy, Debug)]
@@ -90,6 +101,26 @@ pub trait Destination {
     /// Single tickets: the ticket actions (a PSA's; `None` where there are none).
     fn desk(&mut self) -> Option<&mut dyn Desk>;
 }
+
+/// A directory of mailboxes: the source of truth of `sync_directory` (Exchange Online).
+pub trait Directory {
+    fn system(&self) -> &'static System;
+    /// Every mailbox (users' and shared ones, with aliases and delegates); only the members of
+    /// `group` when it is given.
+    fn mailboxes(&mut self, ctx: &mut Context, group: Option<&str>) -> Result<Vec<Mailbox>, Error>;
+}
+
+/// Accounts that follow a directory (Zivver): read, then changed as the plan says.
+pub trait Provisioning {
+    fn system(&self) -> &'static System;
+    /// The users and the groups (functional accounts) it holds now.
+    fn accounts(&mut self, ctx: &mut Context) -> Result<(Vec<DirectoryAccount>, Vec<DirectoryAccount>), Error>;
+    /// Carries out each planned change in order (users before groups); one result each, with the
+    /// account's id. Never deletes.
+    fn apply(&mut self, ctx: &mut Context, planned: &[Planned]) -> Vec<Result<Option<String>, Error>>;
+}
+
+pub use crate::sync::directory::{Account as DirectoryAccount, Mailbox, Planned};
 
 /// One account linked to one company (by index into the last `companies` call).
 #[derive(Clone)]
@@ -183,13 +214,17 @@ pub fn allowed_origins(connection: &Connection) -> Result<Vec<String>, Error> {
 enum Role {
     Source,
     Destination,
+    Directory,
+    Provisioning,
 }
 
 impl Role {
+    /// The input field that names the system.
     fn noun(self) -> &'static str {
         match self {
-            Role::Source => "source",
+            Role::Source | Role::Directory => "source",
             Role::Destination => "destination",
+            Role::Provisioning => "target",
         }
     }
 
@@ -197,6 +232,8 @@ impl Role {
         match self {
             Role::Source => system.source.is_some(),
             Role::Destination => system.destination.is_some(),
+            Role::Directory => system.directory.is_some(),
+            Role::Provisioning => system.provisioning.is_some(),
         }
     }
 }
@@ -249,6 +286,22 @@ pub fn source(connection: &Connection, named: Option<&str>, action: &str) -> Res
     system.source.map_or_else(|| Err(Error::missing_section(system.name, action)), |open| open(connection))
 }
 
+/// The directory a directory sync reads.
+pub fn directory(connection: &Connection, named: Option<&str>, action: &str) -> Result<Box<dyn Directory>, Error> {
+    let system = pick(connection, named, Role::Directory, action)?;
+    system.directory.map_or_else(|| Err(Error::missing_section(system.name, action)), |open| open(connection))
+}
+
+/// The accounts a directory sync keeps in step.
+pub fn provisioning(
+    connection: &Connection,
+    named: Option<&str>,
+    action: &str,
+) -> Result<Box<dyn Provisioning>, Error> {
+    let system = pick(connection, named, Role::Provisioning, action)?;
+    system.provisioning.map_or_else(|| Err(Error::missing_section(system.name, action)), |open| open(connection))
+}
+
 /// The destination an action writes to.
 pub fn destination(connection: &Connection, named: Option<&str>, action: &str) -> Result<Box<dyn Destination>, Error> {
     let system = pick(connection, named, Role::Destination, action)?;
@@ -263,7 +316,13 @@ mod tests {
     fn every_system_is_named_once_and_has_a_role() {
         for (i, system) in SYSTEMS.iter().enumerate() {
             assert!(SYSTEMS[..i].iter().all(|s| s.name != system.name), "{} twice", system.name);
-            assert!(system.source.is_some() || system.destination.is_some(), "{} has no role", system.name);
+            let roles = [
+                system.source.is_some(),
+                system.destination.is_some(),
+                system.directory.is_some(),
+                system.provisioning.is_some(),
+            ];
+            assert!(roles.contains(&true), "{} has no role", system.name);
             assert_eq!(system.name, system.name.to_ascii_lowercase());
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod back;
 pub mod checkpoint;
+pub mod directory;
 pub mod keys;
 pub mod link;
 pub mod paging;

@@ -341,6 +341,8 @@ mod tests {
                 domain: None,
                 password: "archer-S3cret".into(),
             }),
+            graph_directory: None,
+            zivver: None,
             tuning: None,
         }
     }

@@ -33,6 +33,8 @@ pub const SYSTEM: System = System {
     check,
     source: Some(open),
     destination: None,
+    directory: None,
+    provisioning: None,
     // 0.1 posted ARMOR tickets under their bare keys, notes marked `[ARMOR comment N]`.
     legacy: Some(LegacyKeys { note_label: "ARMOR" }),
 };

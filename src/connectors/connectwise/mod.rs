@@ -28,6 +28,8 @@ pub const SYSTEM: System = System {
     check,
     source: None,
     destination: Some(open),
+    directory: None,
+    provisioning: None,
     legacy: None,
 };
 

@@ -308,6 +308,8 @@ mod tests {
                 graph_url: Some("https://graph.example".into()),
             }),
             archer: None,
+            graph_directory: None,
+            zivver: None,
             tuning: None,
         }
     }

@@ -36,6 +36,8 @@ pub const SYSTEM: System = System {
     check,
     source: Some(open),
     destination: None,
+    directory: None,
+    provisioning: None,
     legacy: None,
 };
 
@@ -176,20 +178,9 @@ impl GraphApi {
             .json_body(body)
     }
 
-    /// The request an `@odata.nextLink` names, which must be on Graph's own origin.
+    /// The request an `@odata.nextLink` names.
     pub fn next(&self, link: &str) -> Result<Request, Error> {
-        let base = self.origin.url();
-        // As given, but never with characters that would change what the request means.
-        let plain =
-            |rest: &&str| rest.starts_with('/') && !rest.contains(['#', ' ', '"', '\\']) && !rest.contains("/../");
-        match link.strip_prefix(base.as_str()).filter(plain) {
-            Some(rest) => Ok(self.get(rest.to_string())),
-            None => Err(Error::new(
-                "Microsoft Graph's link to the next page of messages points away from Graph.",
-                "Check connection.graph_mail.graph_url: it must be the host Graph answers from.",
-                format!("link {link:?}, Graph at {base}"),
-            )),
-        }
+        next_link_path(&self.origin, link, "connection.graph_mail.graph_url").map(|path| self.get(path))
     }
 
     /// A 2xx answer decoded as `T`; anything else a clear error about `what`.
@@ -199,6 +190,21 @@ impl GraphApi {
         outcome: Result<Response, HttpError>,
     ) -> Result<T, Error> {
         crate::http::decode(SERVICE, what, outcome, |response| status_error(what, response))
+    }
+}
+
+/// The path of an `@odata.nextLink`, followed as given but only on Graph's own origin and never
+/// with characters that would change what the request means.
+pub fn next_link_path(origin: &Origin, link: &str, field: &str) -> Result<String, Error> {
+    let base = origin.url();
+    let plain = |rest: &&str| rest.starts_with('/') && !rest.contains(['#', ' ', '"', '\\']) && !rest.contains("/../");
+    match link.strip_prefix(base.as_str()).filter(plain) {
+        Some(rest) => Ok(rest.to_string()),
+        None => Err(Error::new(
+            "Microsoft Graph's link to the next page points away from Graph.",
+            format!("Check {field}: it must be the host Graph answers from."),
+            format!("link {link:?}, Graph at {base}"),
+        )),
     }
 }
 

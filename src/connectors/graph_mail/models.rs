@@ -50,7 +50,7 @@ pub struct Message {
     pub body: Option<Body>,
     #[serde(default, deserialize_with = "lenient::flag")]
     pub has_attachments: bool,
-    #[serde(default, deserialize_with = "texts")]
+    #[serde(default, deserialize_with = "lenient::texts")]
     pub categories: Vec<String>,
 }
 
@@ -126,11 +126,6 @@ impl ErrorBody {
 /// A null recipient list is an empty one.
 fn recipients<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Recipient>, D::Error> {
     Ok(Option::<Vec<Recipient>>::deserialize(d)?.unwrap_or_default())
-}
-
-fn texts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    let list = Option::<Vec<Option<String>>>::deserialize(d)?.unwrap_or_default();
-    Ok(list.into_iter().flatten().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect())
 }
 
 #[cfg(test)]

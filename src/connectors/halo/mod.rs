@@ -33,6 +33,8 @@ pub const SYSTEM: System = System {
     check,
     source: None,
     destination: Some(open),
+    directory: None,
+    provisioning: None,
     legacy: None,
 };
 
@@ -266,6 +268,8 @@ mod tests {
             stellar_cyber: None,
             graph_mail: None,
             archer: None,
+            graph_directory: None,
+            zivver: None,
             tuning: None,
         }
     }

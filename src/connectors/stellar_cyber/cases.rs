@@ -333,6 +333,8 @@ mod tests {
             }),
             graph_mail: None,
             archer: None,
+            graph_directory: None,
+            zivver: None,
             tuning: None,
         }
     }

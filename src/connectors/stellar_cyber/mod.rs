@@ -35,6 +35,8 @@ pub const SYSTEM: System = System {
     check,
     source: Some(open),
     destination: None,
+    directory: None,
+    provisioning: None,
     legacy: None,
 };
 

@@ -1,0 +1,315 @@
+//! Zivver's accounts read page by page and changed as the plan says: a create looks the account up
+//! after a lost answer or a conflict; every update is a read-modify-write PUT that keeps what
+//! Zivver owns and always sends the SSO key; a group's members change by PATCH, one group at a time.
+
+use super::models::{CORE_GROUP, CORE_USER, Group, List, MemberRef, PATCH_OP, User, ZIVVER_GROUP, ZIVVER_USER};
+use super::{SERVICE, Zivver, decode};
+use crate::actions::Context;
+use crate::actions::sync_directory::out_of_time;
+use crate::connectors::{DirectoryAccount, Mailbox, Planned};
+use crate::error::Error;
+use crate::http::{HttpError, Method};
+use crate::log;
+use crate::sync::directory::{Action, Kind};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+const PAGE_SIZE: usize = 100;
+/// Pages one read may take (10 million accounts).
+const MAX_PAGES: usize = 100_000;
+
+fn lower_sorted(list: &[String]) -> Vec<String> {
+    let mut list: Vec<String> = list.iter().map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty()).collect();
+    list.sort();
+    list.dedup();
+    list
+}
+
+fn every<T: serde::de::DeserializeOwned>(
+    ctx: &mut Context,
+    zivver: &mut Zivver,
+    resource: &str,
+) -> Result<Vec<T>, Error> {
+    let mut items: Vec<T> = Vec::new();
+    for page in 0..MAX_PAGES {
+        let path = format!("/{resource}?startIndex={}&count={PAGE_SIZE}", page * PAGE_SIZE + 1);
+        let list: List<T> = zivver.get(ctx, path, &format!("listing the {}", resource.to_lowercase()))?;
+        let got = list.resources.len();
+        items.extend(list.resources);
+        log::progress(&format!("reading Zivver's {}", resource.to_lowercase()), items.len(), items.len());
+        if got == 0 || items.len() as i64 >= list.total_results.unwrap_or(0) {
+            return Ok(items);
+        }
+    }
+    Err(Error::new(format!("Zivver kept returning more pages of {resource}."), "Report this to Zivver support.", ""))
+}
+
+fn user_account(user: &User) -> Option<DirectoryAccount> {
+    Some(DirectoryAccount {
+        id: user.id.clone()?,
+        address: user.user_name.as_deref()?.trim().to_lowercase(),
+        display_name: user.name.as_ref().and_then(|n| n.formatted.clone()).unwrap_or_default(),
+        aliases: lower_sorted(&user.zivver.aliases),
+        delegates: lower_sorted(&user.zivver.delegates),
+        active: user.active,
+    })
+}
+
+fn group_account(group: &Group, address_of: &HashMap<String, String>) -> Option<DirectoryAccount> {
+    let members: Vec<String> = group
+        .members
+        .iter()
+        .filter_map(|m| m.value.as_ref())
+        .map(|id| address_of.get(id).cloned().unwrap_or_else(|| format!("(account {id})")))
+        .collect();
+    Some(DirectoryAccount {
+        id: group.id.clone()?,
+        address: group.external_id.as_deref()?.trim().to_lowercase(),
+        display_name: group.display_name.clone().unwrap_or_default(),
+        aliases: lower_sorted(&group.zivver.aliases),
+        active: !members.is_empty(),
+        delegates: lower_sorted(&members),
+    })
+}
+
+pub fn read(ctx: &mut Context, zivver: &mut Zivver) -> Result<(Vec<DirectoryAccount>, Vec<DirectoryAccount>), Error> {
+    zivver.users = every(ctx, zivver, "Users")?;
+    zivver.groups = every(ctx, zivver, "Groups")?;
+    let users: Vec<DirectoryAccount> = zivver.users.iter().filter_map(user_account).collect();
+    let address_of: HashMap<String, String> = users.iter().map(|u| (u.id.clone(), u.address.clone())).collect();
+    let groups = zivver.groups.iter().filter_map(|g| group_account(g, &address_of)).collect();
+    Ok((users, groups))
+}
+
+fn filter(attribute: &str, value: &str) -> String {
+    let expression = format!("{attribute} eq \"{}\"", value.replace('"', "\\\""));
+    utf8_percent_encode(&expression, NON_ALPHANUMERIC).to_string()
+}
+
+/// The changes of one run, in order, with the ids users get (groups' members need them).
+struct Run<'r, 'c> {
+    ctx: &'r mut Context<'c>,
+    zivver: &'r mut Zivver,
+    /// Users' ids by address.
+    ids: HashMap<String, String>,
+}
+
+/// A write's answer: the resource, or (the answer lost, or a conflict) `None`: look it up.
+fn written<T: serde::de::DeserializeOwned>(
+    what: &str,
+    outcome: Result<crate::http::Response, HttpError>,
+) -> Result<Option<T>, Error> {
+    match outcome {
+        Err(HttpError::OutcomeUnknown { .. }) => Ok(None),
+        Ok(response) if response.status == 409 => Ok(None),
+        outcome => decode(what, outcome).map(Some),
+    }
+}
+
+impl Run<'_, '_> {
+    fn send<T: serde::de::DeserializeOwned>(
+        &mut self,
+        request: crate::http::Request,
+        what: &str,
+    ) -> Result<Option<T>, Error> {
+        let outcome = self.ctx.http.send_with(&mut self.zivver.auth, request)?;
+        if matches!(outcome, Err(HttpError::BudgetExhausted { .. })) {
+            return Err(out_of_time());
+        }
+        written(what, outcome)
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(&mut self, path: String, what: &str) -> Result<T, Error> {
+        let request = self.zivver.request(Method::Get, path);
+        self.send(request, what)?
+            .ok_or_else(|| Error::new(format!("Zivver gave no answer ({what})."), "Run sync_directory again.", ""))
+    }
+
+    fn members(&self, addresses: &[String]) -> Vec<MemberRef> {
+        addresses
+            .iter()
+            .filter_map(|a| self.ids.get(a))
+            .map(|id| MemberRef { value: Some(id.clone()), ..MemberRef::default() })
+            .collect()
+    }
+
+    /// The user as the mailbox says, on top of what Zivver holds (`base`).
+    fn user_from(&self, mut base: User, mailbox: Option<&Mailbox>, active: bool) -> User {
+        base.rest.remove("meta");
+        if let Some(mailbox) = mailbox {
+            base.user_name = Some(mailbox.address.clone());
+            let mut name = base.name.take().unwrap_or_default();
+            name.formatted = Some(mailbox.display_name.clone());
+            base.name = Some(name);
+            base.zivver.aliases = mailbox.aliases.clone();
+            base.zivver.delegates = mailbox.delegates.clone();
+            // Write-only, and cleared by a PUT without it: always sent.
+            base.zivver.sso_account_key = Some(mailbox.id.clone());
+        }
+        base.active = active;
+        if !base.rest.contains_key("schemas") {
+            base.rest.insert("schemas".into(), json!([CORE_USER, ZIVVER_USER]));
+        }
+        base
+    }
+
+    fn group_from(&self, mut base: Group, mailbox: &Mailbox) -> Group {
+        base.rest.remove("meta");
+        base.external_id = Some(mailbox.address.clone());
+        base.display_name = Some(mailbox.display_name.clone());
+        base.zivver.aliases = mailbox.aliases.clone();
+        base.members = self.members(&mailbox.delegates);
+        if !base.rest.contains_key("schemas") {
+            base.rest.insert("schemas".into(), json!([CORE_GROUP, ZIVVER_GROUP]));
+        }
+        base
+    }
+
+    fn find_user(&mut self, address: &str) -> Result<Option<User>, Error> {
+        let list: List<User> =
+            self.get(format!("/Users?filter={}", filter("userName", address)), &format!("looking up user {address}"))?;
+        Ok(list.resources.into_iter().find(|u| u.user_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(address))))
+    }
+
+    fn find_group(&mut self, address: &str) -> Result<Option<Group>, Error> {
+        let list: List<Group> = self
+            .get(format!("/Groups?filter={}", filter("externalId", address)), &format!("looking up group {address}"))?;
+        Ok(list
+            .resources
+            .into_iter()
+            .find(|g| g.external_id.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(address))))
+    }
+
+    fn put_user(&mut self, id: &str, user: &User) -> Result<String, Error> {
+        let what = format!("updating user {}", user.user_name.as_deref().unwrap_or(id));
+        let request = self.zivver.send(Method::Put, format!("/Users/{}", encode(id)), user);
+        let _: Option<User> = self.send(request, &what)?;
+        Ok(id.to_string())
+    }
+
+    fn create_user(&mut self, mailbox: &Mailbox) -> Result<String, Error> {
+        let user = self.user_from(User::default(), Some(mailbox), mailbox.enabled);
+        let request = self.zivver.send(Method::Post, "/Users", &user);
+        if let Some(created) = self.send::<User>(request, &format!("creating user {}", mailbox.address))?
+            && let Some(id) = created.id
+        {
+            return Ok(id);
+        }
+        // The answer was lost, or the user is there already: found, it is brought in line.
+        match self.find_user(&mailbox.address)? {
+            Some(found) => {
+                let id = found.id.clone().unwrap_or_default();
+                let user = self.user_from(found, Some(mailbox), mailbox.enabled);
+                self.put_user(&id, &user)
+            }
+            None => Err(Error::new(
+                format!("Zivver did not create user {} and gave no reason.", mailbox.address),
+                "Run sync_directory again.",
+                "",
+            )),
+        }
+    }
+
+    fn update_user(&mut self, account: &DirectoryAccount, mailbox: Option<&Mailbox>) -> Result<String, Error> {
+        let current: User =
+            self.get(format!("/Users/{}", encode(&account.id)), &format!("reading user {}", account.address))?;
+        let active = mailbox.is_some_and(|m| m.enabled);
+        let user = self.user_from(current, mailbox, active);
+        self.put_user(&account.id, &user)
+    }
+
+    fn create_group(&mut self, mailbox: &Mailbox) -> Result<String, Error> {
+        let group = self.group_from(Group::default(), mailbox);
+        let request = self.zivver.send(Method::Post, "/Groups", &group);
+        if let Some(created) = self.send::<Group>(request, &format!("creating group {}", mailbox.address))?
+            && let Some(id) = created.id
+        {
+            return Ok(id);
+        }
+        match self.find_group(&mailbox.address)? {
+            Some(found) => {
+                let id = found.id.clone().unwrap_or_default();
+                self.update_group(&id, found, mailbox, true)
+            }
+            None => Err(Error::new(
+                format!("Zivver did not create group {} and gave no reason.", mailbox.address),
+                "Run sync_directory again.",
+                "",
+            )),
+        }
+    }
+
+    /// A group read afresh: its name and aliases by PUT when they change, else its members by PATCH.
+    fn update_group(&mut self, id: &str, current: Group, mailbox: &Mailbox, whole: bool) -> Result<String, Error> {
+        let what = format!("updating group {}", mailbox.address);
+        let request = if whole {
+            self.zivver.send(Method::Put, format!("/Groups/{}", encode(id)), &self.group_from(current, mailbox))
+        } else {
+            let members = self.members(&mailbox.delegates);
+            let body =
+                json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "members", "value": members}]});
+            self.zivver.send(Method::Patch, format!("/Groups/{}", encode(id)), &body)
+        };
+        let _: Option<Value> = self.send(request, &what)?;
+        Ok(id.to_string())
+    }
+
+    fn empty_group(&mut self, account: &DirectoryAccount) -> Result<String, Error> {
+        let body = json!({"schemas": [PATCH_OP], "Operations": [{"op": "remove", "path": "members"}]});
+        let request = self.zivver.send(Method::Patch, format!("/Groups/{}", encode(&account.id)), &body);
+        let _: Option<Value> = self.send(request, &format!("emptying group {}", account.address))?;
+        Ok(account.id.clone())
+    }
+
+    fn one(&mut self, planned: &Planned) -> Result<String, Error> {
+        if self.ctx.http.remaining_ms() == 0 {
+            return Err(out_of_time());
+        }
+        match (&planned.action, planned.kind) {
+            (Action::Create(mailbox), Kind::User) => self.create_user(mailbox),
+            (Action::Create(mailbox), Kind::Group) => self.create_group(mailbox),
+            (Action::Update { account, wanted }, Kind::User) => self.update_user(account, Some(wanted)),
+            (Action::Deactivate(account), Kind::User) => self.update_user(account, None),
+            (Action::Update { account, wanted }, Kind::Group) => {
+                let current: Group = self
+                    .get(format!("/Groups/{}", encode(&account.id)), &format!("reading group {}", account.address))?;
+                let whole = planned.changes.iter().any(|c| !c.starts_with("members"));
+                self.update_group(&account.id, current, wanted, whole)
+            }
+            (Action::Deactivate(account), Kind::Group) => self.empty_group(account),
+            (Action::Unchanged(account), _) => Ok(account.id.clone()),
+        }
+    }
+}
+
+fn encode(id: &str) -> String {
+    utf8_percent_encode(id, NON_ALPHANUMERIC).to_string()
+}
+
+pub fn apply(ctx: &mut Context, zivver: &mut Zivver, planned: &[Planned]) -> Vec<Result<Option<String>, Error>> {
+    let ids: HashMap<String, String> = zivver
+        .users
+        .iter()
+        .filter_map(|u| Some((u.user_name.as_deref()?.trim().to_lowercase(), u.id.clone()?)))
+        .collect();
+    let mut run = Run { ctx, zivver, ids };
+    let mut results = Vec::with_capacity(planned.len());
+    for (n, item) in planned.iter().enumerate() {
+        log::progress("changing Zivver accounts", n, planned.len());
+        let result = run.one(item);
+        if let (Ok(id), Kind::User) = (&result, item.kind) {
+            run.ids.insert(item.address.clone(), id.clone());
+        }
+        if let Err(error) = &result {
+            log::info(format!(
+                "{SERVICE}: {} {}: {}",
+                if item.kind == Kind::User { "user" } else { "group" },
+                item.address,
+                error.cause
+            ));
+        }
+        results.push(result.map(Some));
+    }
+    results
+}
