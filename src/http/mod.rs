@@ -17,6 +17,15 @@ pub use scheduler::{Auth, Flow, FollowUps, NoAuth, Scheduler, Stats};
 use std::fmt;
 use std::rc::Rc;
 
+/// Everything but unreserved characters is encoded in a path segment or a query value.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// A path segment or query value, percent-encoded.
+pub fn encode(value: &str) -> String {
+    percent_encoding::utf8_percent_encode(value, UNRESERVED).to_string()
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Get,

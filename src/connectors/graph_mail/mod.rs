@@ -15,7 +15,6 @@ use crate::http::{HttpError, Method, Origin, Request, Response};
 use crate::lenient;
 use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput, Ticket};
 use auth::GraphAuth;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::rc::Rc;
 
 pub const SERVICE: &str = "Microsoft Graph";
@@ -24,8 +23,6 @@ const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 const DEFAULT_FOLDER: &str = "inbox";
 /// Graph allows 4 concurrent requests per mailbox; a fifth is answered 429.
 pub const MAX_CONCURRENT: usize = 4;
-/// Everything but unreserved characters is encoded in a path segment or a query value.
-const ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 pub const SYSTEM: System = System {
     name: "graph_mail",
@@ -208,9 +205,7 @@ pub fn next_link_path(origin: &Origin, link: &str, field: &str) -> Result<String
     }
 }
 
-pub fn encode(value: &str) -> String {
-    utf8_percent_encode(value, ENCODE).to_string()
-}
+pub use crate::http::encode;
 
 pub fn status_error(what: &str, response: &Response) -> Error {
     let message = error_message(response);

@@ -14,7 +14,6 @@ use crate::http::{HttpError, Method, Origin, Request, Response};
 use crate::lenient;
 use crate::types::{Account, Connection, GetAccountsInput, GetTicketsInput, GetTicketsOutput, Ticket};
 use auth::StellarAuth;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -23,8 +22,6 @@ pub const SERVICE: &str = "Stellar Cyber";
 pub type Checkpoint = crate::sync::watermark::Watermark<5_000>;
 const BASE_PATH: &str = "/connect/api/v1";
 const DEFAULT_CASE_TAG: &str = "ticket_opened";
-/// Everything but unreserved characters is encoded in a path segment or a query value.
-const ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 pub const SYSTEM: System = System {
     name: "stellar_cyber",
@@ -237,9 +234,7 @@ impl StellarApi {
     }
 }
 
-pub fn encode(value: &str) -> String {
-    utf8_percent_encode(value, ENCODE).to_string()
-}
+pub use crate::http::encode;
 
 pub fn status_error(what: &str, response: &Response) -> Error {
     let message = error_message(response);

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::http::{HttpError, Method};
 use crate::log;
 use crate::sync::directory::{Action, Kind};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use crate::http::encode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -84,7 +84,7 @@ pub fn read(ctx: &mut Context, zivver: &mut Zivver) -> Result<(Vec<DirectoryAcco
 
 fn filter(attribute: &str, value: &str) -> String {
     let expression = format!("{attribute} eq \"{}\"", value.replace('"', "\\\""));
-    utf8_percent_encode(&expression, NON_ALPHANUMERIC).to_string()
+    encode(&expression)
 }
 
 /// The changes of one run, in order, with the ids users get (groups' members need them).
@@ -283,10 +283,6 @@ impl Run<'_, '_> {
     }
 }
 
-fn encode(id: &str) -> String {
-    utf8_percent_encode(id, NON_ALPHANUMERIC).to_string()
-}
-
 pub fn apply(ctx: &mut Context, zivver: &mut Zivver, planned: &[Planned]) -> Vec<Result<Option<String>, Error>> {
     let ids: HashMap<String, String> = zivver
         .users
@@ -312,4 +308,146 @@ pub fn apply(ctx: &mut Context, zivver: &mut Zivver, planned: &[Planned]) -> Vec
         results.push(result.map(Some));
     }
     results
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::actions::{run_with, sync_directory};
+    use crate::http::fake::{FakeTransport, Reply};
+    use crate::http::{Method, Request};
+    use crate::types::{Connection, DirectoryOutcome, GraphDirectoryConnection, SyncDirectoryInput, ZivverConnection};
+    use serde_json::{Value, json};
+    use std::cell::RefCell;
+
+    fn connection() -> Connection {
+        Connection {
+            armor: None,
+            connectwise: None,
+            halo: None,
+            stellar_cyber: None,
+            graph_mail: None,
+            archer: None,
+            graph_directory: Some(GraphDirectoryConnection {
+                tenant: "t".into(),
+                client_id: "c".into(),
+                client_secret: "graph-S3cret".into(),
+                login_url: Some("https://login.example".into()),
+                graph_url: Some("https://graph.example".into()),
+            }),
+            zivver: Some(ZivverConnection {
+                base_url: Some("https://zivver.example/api/scim/v2".into()),
+                api_key: "zivver-K3y".into(),
+                rate_limit: None,
+            }),
+            tuning: None,
+        }
+    }
+
+    fn input() -> SyncDirectoryInput {
+        SyncDirectoryInput {
+            source: None,
+            target: None,
+            domains: None,
+            group: None,
+            mailboxes: None,
+            exclude_mailboxes: None,
+            include_shared: None,
+            dry_run: None,
+        }
+    }
+
+    /// Ann (renamed in Exchange) and Bob (new) in the directory; Zivver has Ann with its own division
+    /// and external id. Bob's create lands but its answer is lost.
+    fn services(sent: &RefCell<Vec<(Method, String, Value)>>) -> impl FnMut(&Request) -> Reply + '_ {
+        let mut bob: Option<Value> = None;
+        move |request: &Request| {
+            let path = request.path.as_str();
+            let body: Value = serde_json::from_slice(&request.body).unwrap_or_default();
+            if request.method != Method::Get && !path.contains("/oauth2/") {
+                sent.borrow_mut().push((request.method, path.to_string(), body.clone()));
+            }
+            let ann = json!({"id": "z-ann", "userName": "ann@x.example", "name": {"formatted": "Ann Old"}, "active": true,
+                "urn:ietf:params:scim:schemas:zivver:0.1:User": {"aliases": [], "delegates": [], "ExternalAccountId": "ext-1"},
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"division": "/Sales"},
+                "meta": {"resourceType": "User"}});
+            let list = |items: Vec<Value>| json!({"totalResults": items.len(), "Resources": items});
+            match (request.method, path) {
+                (_, p) if p.contains("/oauth2/v2.0/token") => {
+                    Reply::json(200, &json!({"access_token": "t", "expires_in": 3599}))
+                }
+                (_, p) if p.starts_with("/v1.0/users?") => Reply::json(
+                    200,
+                    &json!({"value": [
+                    {"id": "d-ann", "displayName": "Ann New", "mail": "Ann@x.example", "userPrincipalName": "ann@x.example",
+                     "proxyAddresses": ["SMTP:Ann@x.example", "smtp:a@x.example"], "accountEnabled": true},
+                    {"id": "d-bob", "displayName": "Bob", "mail": "bob@x.example", "userPrincipalName": "bob@x.example",
+                     "proxyAddresses": ["SMTP:bob@x.example"], "accountEnabled": true}]}),
+                ),
+                (_, p) if p.ends_with("/mailboxSettings") => Reply::json(200, &json!({"userPurpose": "user"})),
+                (_, p) if p.ends_with("/mailboxPermissions") && p.contains("d-bob") => {
+                    Reply::json(200, &json!({"value": [{"user": "ann@x.example", "accessRights": ["FullAccess"]}]}))
+                }
+                (_, p) if p.ends_with("/mailboxPermissions") => Reply::json(200, &json!({"value": []})),
+                (Method::Get, p) if p.starts_with("/Users?filter=") => {
+                    Reply::json(200, &list(bob.iter().cloned().collect()))
+                }
+                (Method::Get, p) if p.starts_with("/Users?") => Reply::json(200, &list(vec![ann])),
+                (Method::Get, p) if p.starts_with("/Groups?") => Reply::json(200, &list(vec![])),
+                (Method::Get, "/Users/z-ann") => Reply::json(200, &ann),
+                (Method::Post, "/Users") => {
+                    bob = Some(json!({"id": "z-bob", "userName": "bob@x.example", "active": true}));
+                    Reply::status(502)
+                }
+                (Method::Put, _) => Reply::json(200, &body),
+                _ => Reply::json(400, &json!({"status": "400", "detail": format!("unexpected {path}")})),
+            }
+        }
+    }
+
+    #[test]
+    fn updates_keep_what_zivver_owns_and_a_lost_create_is_found_not_repeated() {
+        let sent = RefCell::new(Vec::new());
+        let mut transport = FakeTransport::new(services(&sent));
+        let output = run_with(&connection(), &mut transport, |ctx| sync_directory::run(ctx, input())).unwrap();
+        let outcomes: Vec<(String, DirectoryOutcome)> =
+            output.results.iter().map(|r| (r.address.clone(), r.outcome)).collect();
+        assert_eq!(
+            outcomes,
+            [
+                ("ann@x.example".to_string(), DirectoryOutcome::Updated),
+                ("bob@x.example".into(), DirectoryOutcome::Created)
+            ],
+            "{:?}",
+            output.results
+        );
+        assert_eq!(output.results[0].changes, ["name", "aliases +a@x.example"]);
+        let sent = sent.borrow();
+        let put_ann = &sent.iter().find(|(m, p, _)| *m == Method::Put && p == "/Users/z-ann").unwrap().2;
+        let zivver = &put_ann["urn:ietf:params:scim:schemas:zivver:0.1:User"];
+        assert_eq!(
+            (zivver["ExternalAccountId"].clone(), zivver["SsoAccountKey"].clone()),
+            (json!("ext-1"), json!("d-ann"))
+        );
+        assert_eq!(put_ann["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["division"], "/Sales");
+        assert_eq!(put_ann["name"]["formatted"], "Ann New");
+        assert!(put_ann.get("meta").is_none());
+        let posts = sent.iter().filter(|(m, _, _)| *m == Method::Post).count();
+        assert_eq!(posts, 1, "the lost create is looked up, not repeated");
+        let put_bob = &sent.iter().find(|(m, p, _)| *m == Method::Put && p == "/Users/z-bob").unwrap().2;
+        assert_eq!(put_bob["urn:ietf:params:scim:schemas:zivver:0.1:User"]["SsoAccountKey"], "d-bob");
+        assert_eq!(put_bob["urn:ietf:params:scim:schemas:zivver:0.1:User"]["delegates"], json!(["ann@x.example"]));
+        assert!(sent.iter().all(|(m, _, _)| *m != Method::Get), "only writes are recorded");
+    }
+
+    #[test]
+    fn a_dry_run_writes_nothing() {
+        let sent = RefCell::new(Vec::new());
+        let mut transport = FakeTransport::new(services(&sent));
+        let output = run_with(&connection(), &mut transport, |ctx| {
+            sync_directory::run(ctx, SyncDirectoryInput { dry_run: Some(true), ..input() })
+        })
+        .unwrap();
+        assert_eq!(output.results.len(), 2);
+        assert!(sent.borrow().is_empty());
+    }
 }

@@ -67,6 +67,13 @@ const STELLAR_PAGE: u64 = 500;
 const MAIL_MESSAGES: usize = 1_000;
 const GRAPH_PAGE: u64 = 100;
 const ARCHER_KEYS_PER_SEARCH: u64 = 50;
+const DIRECTORY_USERS: usize = 5_000;
+const GRAPH_USERS_PAGE: u64 = 999;
+const ZIVVER_PAGE: u64 = 100;
+/// Zivver's 50 requests per 10 s, scaled up tenfold so the row takes minutes, not half an hour;
+/// the wall-time bound scales with it.
+const ZIVVER_LIMIT: u32 = 500;
+const ZIVVER_WINDOW_S: u32 = 10;
 
 /// The fault mix of issue 13: what a new user met against an independent fake.
 fn fault_mix() -> Faults {
@@ -231,6 +238,35 @@ fn main() -> Result<()> {
         mail.restart_creates
     );
 
+    let users = scaled(DIRECTORY_USERS);
+    println!(
+        "\n== Exchange Online -> Zivver: {users} directory users, Zivver's limit scaled to {ZIVVER_LIMIT} per {ZIVVER_WINDOW_S} s =="
+    );
+    let dir = run_directory(&plugin, args.seed, users)?;
+    let dir_ratio = dir.requests as f64 / dir.bound.max(1) as f64;
+    let dir_limit_bound =
+        Duration::from_secs_f64(dir.zivver_requests as f64 / f64::from(ZIVVER_LIMIT) * f64::from(ZIVVER_WINDOW_S));
+    println!(
+        "  {} mailboxes: {} created, {} updated, {} deactivated, {} emptied; {} requests / lower bound {} = {dir_ratio:.3}x; {:.1} s vs the limit's {:.1} s for {} Zivver requests; most in a window {} (limit {ZIVVER_LIMIT})",
+        dir.mailboxes,
+        dir.created,
+        dir.updated,
+        dir.deactivated,
+        dir.emptied,
+        dir.requests,
+        dir.bound,
+        dir.wall.as_secs_f64(),
+        dir_limit_bound.as_secs_f64(),
+        dir.zivver_requests,
+        dir.max_in_window
+    );
+    println!(
+        "  second run (nothing changed): {} requests, {} writes in {:.1} s",
+        dir.quiet_requests,
+        dir.quiet_writes,
+        dir.quiet_wall.as_secs_f64()
+    );
+
     println!("\n== Rate limit: post_tickets under {RATE_LIMIT_PER_MIN} requests/minute (reset simulators) ==");
     let target_requests = ((RATE_RUN_REQUESTS as f64 * args.scale) as usize).max(RATE_RUN_MIN_REQUESTS);
     let rate = run_rate_limited(&runner, &first, target_requests)?;
@@ -320,6 +356,24 @@ fn main() -> Result<()> {
             format!("{}, {}", mail.restart_creates, mail.max_in_flight),
             "0, <= 4".into(),
             verdict(mail.restart_creates == 0 && mail.max_in_flight <= 4),
+        ),
+        (
+            "Exchange -> Zivver: requests / lower bound".into(),
+            format!("{} / {} = {dir_ratio:.3}x", dir.requests, dir.bound),
+            format!("<= {TARGET_RATIO}x"),
+            verdict(dir_ratio <= TARGET_RATIO),
+        ),
+        (
+            format!("Exchange -> Zivver: wall vs {ZIVVER_LIMIT}/{ZIVVER_WINDOW_S} s bound"),
+            format!("{:.1} s vs {:.1} s", dir.wall.as_secs_f64(), dir_limit_bound.as_secs_f64()),
+            "-".into(),
+            "",
+        ),
+        (
+            "Exchange -> Zivver: second run writes, window max".into(),
+            format!("{}, {}", dir.quiet_writes, dir.max_in_window),
+            format!("0, <= {ZIVVER_LIMIT}"),
+            verdict(dir.quiet_writes == 0 && dir.max_in_window <= u64::from(ZIVVER_LIMIT)),
         ),
         (
             "under faults vs fault-free + 429 pauses".into(),
@@ -548,7 +602,7 @@ impl<'a> Runner<'a> {
 
     /// [`Runner::must`] with another connection.
     fn must_with(&self, mut connection: Value, action: &str, input: Value, concurrency: u32) -> Result<Call> {
-        connection["tuning"] = json!({"max_concurrency": concurrency});
+        connection["tuning"]["max_concurrency"] = json!(concurrency);
         let message = json!({"version": "v1", "type": "action_start",
             "body": {"action": action, "meta": {}, "input": input, "connection": connection}});
         let started = Instant::now();
@@ -1182,6 +1236,82 @@ fn run_mail_archer(plugin: &Plugin, seed: u64, messages: usize) -> Result<MailRu
         quiet_wall,
         restart_requests: both() - before,
         restart_creates: creates() - creates_before,
+    })
+}
+
+struct DirectoryRun {
+    mailboxes: u64,
+    created: u64,
+    updated: u64,
+    deactivated: u64,
+    emptied: u64,
+    requests: u64,
+    zivver_requests: u64,
+    bound: u64,
+    wall: Duration,
+    max_in_window: u64,
+    quiet_requests: u64,
+    quiet_writes: u64,
+    quiet_wall: Duration,
+}
+
+/// A directory of `users` synced into Zivver (under its limit, scaled), then synced again with
+/// nothing changed.
+fn run_directory(plugin: &Plugin, seed: u64, users: usize) -> Result<DirectoryRun> {
+    let mut config = SimConfig::generated(5, 20, 0, seed);
+    config.faults = Faults { latency_ms: LATENCY_MS, ..Faults::default() };
+    config.graph.directory_users = Some(users);
+    config.zivver.budget = ZIVVER_LIMIT;
+    config.zivver.window_s = u64::from(ZIVVER_WINDOW_S);
+    let sims = Simulators::start(config)?;
+    let runner = Runner::new(plugin, &sims);
+    let mut connection = json!({"graph_directory": sims.directory_connection(), "zivver": sims.zivver_connection()});
+    connection["zivver"]["rate_limit"] = json!({"requests": ZIVVER_LIMIT, "window_seconds": ZIVVER_WINDOW_S});
+    connection["tuning"] = json!({"time_budget_seconds": 3600});
+    let total = |s: &Value| s["requests_total"].as_u64().unwrap_or(0);
+    let zivver_writes = || {
+        let counts = sims.zivver_state()["counts"].clone();
+        ["creates", "puts", "patches"].iter().map(|c| counts[c].as_u64().unwrap_or(0)).sum::<u64>()
+    };
+    let accounts_before = {
+        let state = sims.zivver_state();
+        (state["users"].as_array().map_or(0, Vec::len) as u64, state["groups"].as_array().map_or(0, Vec::len) as u64)
+    };
+    let started = Instant::now();
+    let run = runner.must_with(connection.clone(), "sync_directory", json!({}), DEFAULT_CONCURRENCY)?;
+    let wall = started.elapsed();
+    let (graph, zivver) = (total(&sims.graph_state()), total(&sims.zivver_state()));
+    let counts = run.step.output()["counts"].clone();
+    let n = |name: &str| counts[name].as_u64().unwrap_or(0);
+    // Graph: token, user pages, each mailbox's settings and permissions (every user with an address).
+    let with_mail = sims.graph_state()["directory"]["users"]
+        .as_array()
+        .map_or(0, |u| u.iter().filter(|u| !u["mail"].is_null()).count()) as u64;
+    let graph_bound = 1 + pages(users as u64, GRAPH_USERS_PAGE) + 2 * with_mail;
+    // Zivver: both lists, a write per create and emptying, a read and a write per update and deactivation.
+    let zivver_bound = pages(accounts_before.0, ZIVVER_PAGE)
+        + pages(accounts_before.1, ZIVVER_PAGE)
+        + n("created")
+        + n("emptied")
+        + 2 * (n("updated") + n("deactivated"));
+    let (writes_before, before) = (zivver_writes(), graph + zivver);
+    let quiet_started = Instant::now();
+    runner.must_with(connection, "sync_directory", json!({}), DEFAULT_CONCURRENCY)?;
+    let quiet_wall = quiet_started.elapsed();
+    Ok(DirectoryRun {
+        mailboxes: n("mailboxes"),
+        created: n("created"),
+        updated: n("updated"),
+        deactivated: n("deactivated"),
+        emptied: n("emptied"),
+        requests: graph + zivver,
+        zivver_requests: zivver,
+        bound: graph_bound + zivver_bound,
+        wall,
+        max_in_window: sims.zivver_state()["max_in_window"].as_u64().unwrap_or(0),
+        quiet_requests: total(&sims.graph_state()) + total(&sims.zivver_state()) - before,
+        quiet_writes: zivver_writes() - writes_before,
+        quiet_wall,
     })
 }
 

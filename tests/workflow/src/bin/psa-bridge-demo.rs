@@ -29,7 +29,7 @@ fn main() -> Result<()> {
         plugin.load_time.as_secs_f64() * 1e3
     );
     println!(
-        "Starting the ARMOR, ConnectWise, Halo, Stellar Cyber, Microsoft Graph and Archer simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
+        "Starting the ARMOR, ConnectWise, Halo, Stellar Cyber, Microsoft Graph, Archer and Zivver simulators: {ACCOUNTS} accounts, {COMPANIES} companies, {TICKETS} tickets (seed {SEED}) …"
     );
     let sims = Simulators::start(SimConfig::generated(ACCOUNTS, COMPANIES, TICKETS, SEED))?;
     println!(
@@ -98,6 +98,13 @@ fn main() -> Result<()> {
     let mail_workflow = Workflow::new(&plugin, connection, stellar_workflow.options.clone());
     let restart_creates = mail_to_archer(&mail_workflow, &sims)?;
 
+    // Zivver's accounts follow Exchange Online: a dry run's plan, the sync, a few directory
+    // changes, and a run with nothing changed.
+    println!("\n== Exchange Online ({}) -> Zivver ({}): the directory sync ==", sims.graph_url(), sims.zivver_url());
+    let connection = json!({"graph_directory": sims.directory_connection(), "zivver": sims.zivver_connection()});
+    let directory_workflow = Workflow::new(&plugin, connection, mail_workflow.options.clone());
+    let directory_quiet = directory_to_zivver(&directory_workflow, &sims)?;
+
     let writes = second.writes + scheduled.writes;
     println!(
         "\nSecond run: {} ConnectWise writes, {} tickets created, {} companies updated — {}.",
@@ -124,6 +131,10 @@ fn main() -> Result<()> {
         if quiet_writes == 0 { "no echo" } else { "NOT quiet" }
     );
     println!(
+        "Exchange Online -> Zivver: a run with nothing changed wrote {directory_quiet} — {}.",
+        if directory_quiet == 0 { "in step" } else { "NOT in step" }
+    );
+    println!(
         "Mailbox -> Archer: a restart without state created {restart_creates} incidents — {}.",
         if restart_creates == 0 { "exactly once" } else { "DUPLICATES" }
     );
@@ -133,6 +144,7 @@ fn main() -> Result<()> {
         || halo_first.created == 0
         || quiet_writes != 0
         || restart_creates != 0
+        || directory_quiet != 0
     {
         bail!("the demo did not behave as expected");
     }
@@ -238,6 +250,34 @@ fn mail_to_archer(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
             .unwrap_or(0))
     );
     Ok(creates() - before)
+}
+
+/// The plan, the sync, four directory changes synced, then a quiet run; returns its Zivver writes.
+fn directory_to_zivver(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
+    let zivver_writes = || {
+        let counts = sims.zivver_state()["counts"].clone();
+        ["creates", "puts", "patches", "deletes_attempted"].iter().map(|c| counts[c].as_u64().unwrap_or(0)).sum::<u64>()
+    };
+    show(&workflow.run("test_connection", json!({})))?;
+    println!("  -- the plan (dry run), then the sync --");
+    show(&workflow.run("sync_directory", json!({"dry_run": true})))?;
+    show(&workflow.run("sync_directory", json!({})))?;
+    let users = sims.graph_state()["directory"]["users"].as_array().cloned().unwrap_or_default();
+    let people: Vec<&Value> = users.iter().filter(|u| u["purpose"] == "user" && u["account_enabled"] == true).collect();
+    if let [renamed, leaver, ..] = people.as_slice() {
+        sims.directory_change(json!({"op": "rename", "id": renamed["id"], "display_name": "Renamed In Exchange"}))?;
+        sims.directory_change(json!({"op": "disable", "id": leaver["id"]}))?;
+        println!(
+            "  -- in Exchange: {} renamed, {} disabled --",
+            renamed["mail"].as_str().unwrap_or("?"),
+            leaver["mail"].as_str().unwrap_or("?")
+        );
+    }
+    show(&workflow.run("sync_directory", json!({})))?;
+    println!("  -- nothing changed --");
+    let before = zivver_writes();
+    show(&workflow.run("sync_directory", json!({})))?;
+    Ok(zivver_writes() - before)
 }
 
 /// Prints one step's line; its output, or its error.
@@ -415,6 +455,21 @@ fn describe(step: &Step) -> String {
             o["note"]["id"].as_str().unwrap_or("?"),
             o["note"]["ticket_id"].as_str().unwrap_or("?")
         ),
+        "sync_directory" => {
+            let c = &o["counts"];
+            format!(
+                "{}{} mailboxes, {} accounts: {} created, {} updated, {} deactivated, {} emptied, {} unchanged, {} failed",
+                if o["dry_run"] == true { "plan: " } else { "" },
+                c["mailboxes"],
+                c["accounts"],
+                c["created"],
+                c["updated"],
+                c["deactivated"],
+                c["emptied"],
+                c["unchanged"],
+                c["failed"]
+            )
+        }
         "get_ticket" => format!(
             "ticket #{} \"{}\" ({}), notes: {}",
             o["ticket"]["id"].as_str().unwrap_or("?"),
