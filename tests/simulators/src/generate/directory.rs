@@ -270,10 +270,10 @@ pub fn directory_from(seed: u64, users: usize) -> DirectoryData {
     let people: Vec<String> =
         out.iter().filter(|u| u.purpose.as_deref() == Some("user")).map(|u| u.user_principal_name.clone()).collect();
     let mut first_shared = true;
-    for i in 0..out.len() {
-        let me = out[i].user_principal_name.clone();
+    for u in out.iter_mut() {
+        let me = u.user_principal_name.clone();
         let candidates: Vec<&String> = people.iter().filter(|p| **p != me).collect();
-        let k = match out[i].purpose.as_deref() {
+        let k = match u.purpose.as_deref() {
             Some("shared") if first_shared => {
                 first_shared = false;
                 0
@@ -284,8 +284,8 @@ pub fn directory_from(seed: u64, users: usize) -> DirectoryData {
             _ => 0,
         };
         let picked: Vec<String> = candidates.sample(&mut rng, k.min(candidates.len())).map(|s| (*s).clone()).collect();
-        out[i].full_access = picked;
-        if out[i].mail.is_some() && rng.random_bool(0.2) {
+        u.full_access = picked;
+        if u.mail.is_some() && rng.random_bool(0.2) {
             let who: Vec<String> = candidates.sample(&mut rng, 1).map(|s| (*s).clone()).collect();
             for w in who {
                 let rights = if rng.random_bool(0.5) {
@@ -293,8 +293,7 @@ pub fn directory_from(seed: u64, users: usize) -> DirectoryData {
                 } else {
                     vec!["ChangePermission", "ReadPermission"]
                 };
-                out[i]
-                    .other_permissions
+                u.other_permissions
                     .push(DirPermission { user: w, access_rights: rights.into_iter().map(String::from).collect() });
             }
         }
