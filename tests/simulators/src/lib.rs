@@ -1,7 +1,7 @@
 //! psa-bridge-sim: faithful, stateful simulators of the ARMOR API, the ConnectWise Manage REST API,
-//! the HaloPSA/HaloITSM API, the Stellar Cyber API, Microsoft Graph mail and RSA Archer on
-//! 127.0.0.1, for tests and demos (contracts/armor.md, contracts/connectwise.md, contracts/halo.md,
-//! contracts/stellar-cyber.md, contracts/mailbox-archer.md).
+//! the HaloPSA/HaloITSM API, the Stellar Cyber API, Microsoft Graph mail and directory, RSA Archer
+//! and Zivver SCIM on 127.0.0.1, for tests and demos (contracts/armor.md, contracts/connectwise.md,
+//! contracts/halo.md, contracts/stellar-cyber.md, contracts/mailbox-archer.md, contracts/zivver-scim.md).
 //!
 //! ```no_run
 //! let sims = psa_bridge_sim::Simulators::start(psa_bridge_sim::SimConfig::small())?;
@@ -143,7 +143,7 @@ impl DataSource {
     }
 }
 
-/// The six simulators, running on a background thread with their own tokio runtime.
+/// The seven simulators, running on a background thread with their own tokio runtime.
 /// They stop when this value is dropped (or on `shutdown()`).
 pub struct Simulators {
     armor: Arc<armor::ArmorSim>,
@@ -166,7 +166,7 @@ pub struct Simulators {
 }
 
 impl Simulators {
-    /// Start the six servers; returns once they listen.
+    /// Start the seven servers; returns once they listen.
     pub fn start(config: SimConfig) -> anyhow::Result<Simulators> {
         let generated = matches!(config.data, DataSource::Generated { .. });
         let mut dataset = match config.data {
@@ -374,7 +374,7 @@ impl Simulators {
         [&*self.armor, &*self.cw, &*self.halo, &*self.stellar, &*self.graph, &*self.archer, &*self.zivver]
     }
 
-    /// Faults for all six services (restarts their random sequences from `f.seed`).
+    /// Faults for all seven services (restarts their random sequences from `f.seed`).
     pub fn set_faults(&self, f: Faults) {
         for app in self.apps() {
             app.control().set_faults(f);
@@ -391,7 +391,7 @@ impl Simulators {
         server::App::control(&*self.stellar).set_faults(f);
     }
 
-    /// The shared per-minute limiter of all six services (Halo's own per-client limit is in `HaloConfig`).
+    /// The shared per-minute limiter of all seven services (Halo's own per-client limit is in `HaloConfig`).
     pub fn set_rate_limit(&self, per_min: Option<u32>) {
         for app in self.apps() {
             app.control().set_rate_limit(per_min);
