@@ -28,6 +28,13 @@ pub struct Dataset {
     /// The RSA Archer instance (absent in older files: generated for the seed at start).
     #[serde(default)]
     pub archer: ArcherData,
+    /// The Microsoft Graph directory: users, mailboxes, FullAccess permissions, groups (absent in
+    /// older files: generated for the seed at start).
+    #[serde(default)]
+    pub directory: DirectoryData,
+    /// The Zivver SCIM organization (absent in older files: generated from the directory at start).
+    #[serde(default)]
+    pub zivver: ZivverData,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -676,4 +683,119 @@ impl Dataset {
     pub fn armor_board_id(&self) -> Option<i64> {
         self.connectwise.boards.iter().find(|b| b.name.eq_ignore_ascii_case("ARMORtickets")).map(|b| b.id)
     }
+}
+
+/// The tenant's directory as Microsoft Graph shows it (same app registration as the mailbox:
+/// `MailData::credentials`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirectoryData {
+    pub users: Vec<DirUser>,
+    pub groups: Vec<DirGroup>,
+}
+
+impl DirectoryData {
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty()
+    }
+
+    /// A user by object id or userPrincipalName (case-insensitive), as Graph's `/users/{id|upn}`.
+    pub fn user(&self, key: &str) -> Option<&DirUser> {
+        self.users.iter().find(|u| u.id.eq_ignore_ascii_case(key) || u.user_principal_name.eq_ignore_ascii_case(key))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirUser {
+    /// The object id (a GUID): Exchange's ExternalDirectoryObjectId, Zivver's SsoAccountKey.
+    pub id: String,
+    /// As typed in the admin centre (may carry padding and accents).
+    pub display_name: String,
+    /// None: no mailbox.
+    pub mail: Option<String>,
+    pub user_principal_name: String,
+    /// "SMTP:primary" (exactly one, upper-case prefix), "smtp:alias", "X500:...", "SIP:...", "spo:...".
+    pub proxy_addresses: Vec<String>,
+    pub account_enabled: bool,
+    /// The mailbox's `userPurpose`: "user", "shared", "room", "equipment"; None = no mailbox.
+    pub purpose: Option<String>,
+    /// UPNs holding FullAccess on this user's mailbox.
+    pub full_access: Vec<String>,
+    /// Other mailbox permissions (not FullAccess), listed too; clients must ignore them.
+    pub other_permissions: Vec<DirPermission>,
+    /// mailboxSettings `timeZone`.
+    pub time_zone: String,
+}
+
+impl DirUser {
+    /// The primary SMTP address (the `SMTP:` entry), as written.
+    pub fn primary_smtp(&self) -> Option<&str> {
+        self.proxy_addresses.iter().find_map(|p| p.strip_prefix("SMTP:"))
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DirPermission {
+    pub user: String,
+    pub access_rights: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DirGroup {
+    pub id: String,
+    pub display_name: String,
+    /// Direct members: user or group object ids.
+    pub members: Vec<String>,
+}
+
+/// A Zivver organization: the SCIM API key, its valid divisions and claimed domains, and the
+/// accounts it already has.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ZivverData {
+    pub api_key: String,
+    /// Valid `division` values ("/" is the root, always valid).
+    pub divisions: Vec<String>,
+    /// Claimed e-mail domains: userName, aliases and externalId must be in one of them.
+    pub domains: Vec<String>,
+    pub users: Vec<ZivverUser>,
+    pub groups: Vec<ZivverGroup>,
+}
+
+impl ZivverData {
+    pub fn is_empty(&self) -> bool {
+        self.api_key.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ZivverUser {
+    pub id: String,
+    pub user_name: String,
+    pub name: String,
+    pub active: bool,
+    pub aliases: Vec<String>,
+    /// userNames (e-mail addresses) of the delegate users.
+    pub delegates: Vec<String>,
+    /// Write-only over SCIM.
+    pub sso_account_key: Option<String>,
+    pub external_account_id: Option<String>,
+    /// "/" = none.
+    pub division: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ZivverGroup {
+    pub id: String,
+    /// The shared mailbox's primary SMTP address.
+    pub external_id: String,
+    pub display_name: String,
+    /// Zivver user ids.
+    pub members: Vec<String>,
+    pub aliases: Vec<String>,
+    pub external_account_id: Option<String>,
 }

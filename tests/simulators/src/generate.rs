@@ -13,7 +13,13 @@ use rand::{Rng, RngExt, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
+mod directory;
 mod mail;
+pub use directory::{
+    DIRECTORY_DEFAULT_USERS, DIRECTORY_DOMAINS, DIRECTORY_INITIAL_DOMAIN, ZIVVER_DIVISIONS, ZIVVER_GROUP,
+    directory_from, zivver_from,
+};
+pub(crate) use directory::{guid, new_dir_user};
 pub use mail::{MAIL_ANCHOR_S, MAIL_DEFAULT_MESSAGES, MAIL_FOLDER, archer_from, mail_from};
 pub(crate) use mail::{html_of, immutable_id, reported_message};
 
@@ -827,6 +833,8 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
         stellar: StellarData::default(),
         mail: MailData::default(),
         archer: ArcherData::default(),
+        directory: DirectoryData::default(),
+        zivver: ZivverData::default(),
     };
     // Members, board teams and types, ticket custom fields: their own RNG, so everything generated
     // before they existed stays the same for a seed.
@@ -839,6 +847,9 @@ pub fn generate(accounts: usize, companies: usize, tickets: usize, seed: u64) ->
     // The mailbox and Archer: their own RNG streams too.
     dataset.mail = mail_from(seed, MAIL_DEFAULT_MESSAGES);
     dataset.archer = archer_from(seed);
+    // The directory and Zivver: their own RNG streams too.
+    dataset.directory = directory_from(seed, DIRECTORY_DEFAULT_USERS);
+    dataset.zivver = zivver_from(seed, &dataset.directory);
     dataset
 }
 

@@ -22,7 +22,9 @@
 //! - Throttled (concurrency or budget) requests are answered at once, without injected latency, and
 //!   are not in `requests` (they have their own counters).
 
-use crate::data::{Dataset, MailData, MailFolder, MailMessage};
+mod dir;
+
+use crate::data::{Dataset, DirectoryData, MailData, MailFolder, MailMessage};
 use crate::faults::Control;
 use crate::generate::{html_of, immutable_id, reported_message};
 use crate::server::{App, InFlight, Reply, Req, configure_control, parse_query};
@@ -82,11 +84,13 @@ pub struct GraphConfig {
     pub max_concurrent: u32,
     /// Requests per mailbox per 10 minutes before `429` (0 = unlimited).
     pub per_10min: u32,
+    /// Generated directory users; None = 60. Ignored for data that has a directory section.
+    pub directory_users: Option<usize>,
 }
 
 impl Default for GraphConfig {
     fn default() -> Self {
-        GraphConfig { token_ttl_s: 3599, messages: None, max_concurrent: 4, per_10min: 10_000 }
+        GraphConfig { token_ttl_s: 3599, messages: None, max_concurrent: 4, per_10min: 10_000, directory_users: None }
     }
 }
 
@@ -152,6 +156,9 @@ struct GState {
 
 #[derive(Default)]
 struct Throttle {
+    /// Every counted request being answered (mailbox or not) and the most at once.
+    in_flight_total: u32,
+    max_in_flight_total: u32,
     in_flight: HashMap<String, u32>,
     max_in_flight: BTreeMap<String, u32>,
     concurrency_rejections: u64,
@@ -169,13 +176,15 @@ struct Tokens {
 /// Held while a request on a mailbox is being answered.
 struct Guard {
     throttle: Arc<Mutex<Throttle>>,
-    mailbox: String,
+    /// None: a request on no mailbox (`/users`, `/groups`, the token).
+    mailbox: Option<String>,
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         let mut t = self.throttle.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = t.in_flight.get_mut(&self.mailbox) {
+        t.in_flight_total = t.in_flight_total.saturating_sub(1);
+        if let Some(n) = self.mailbox.as_ref().and_then(|m| t.in_flight.get_mut(m)) {
             *n = n.saturating_sub(1);
         }
     }
@@ -268,6 +277,9 @@ pub(crate) struct GraphSim {
     tokens: Mutex<Tokens>,
     throttle: Arc<Mutex<Throttle>>,
     seed: u64,
+    /// The directory as it was at start (reset goes back to it) and as it is now.
+    dir_initial: DirectoryData,
+    directory: Mutex<dir::DirState>,
 }
 
 impl GraphSim {
@@ -294,6 +306,8 @@ impl GraphSim {
             }),
             throttle: Arc::new(Mutex::new(Throttle::default())),
             seed,
+            directory: Mutex::new(dir::DirState::new(&data.directory, seed)),
+            dir_initial: data.directory.clone(),
         }
     }
 
@@ -394,7 +408,7 @@ impl GraphSim {
         t.rng.fill_bytes(&mut sig);
         let header = URL_SAFE_NO_PAD.encode(br#"{"typ":"JWT","alg":"RS256"}"#);
         let payload = URL_SAFE_NO_PAD.encode(
-            json!({"aud": "https://graph.microsoft.com", "tid": c.tenant, "appid": c.client_id, "roles": ["Mail.ReadWrite"],
+            json!({"aud": "https://graph.microsoft.com", "tid": c.tenant, "appid": c.client_id, "roles": ["Mail.ReadWrite", "User.Read.All", "MailboxSettings.Read"],
                    "exp": now_s() + ttl as i64, "iat": now_s()})
             .to_string(),
         );
@@ -753,6 +767,9 @@ impl GraphSim {
         if let Err(r) = self.authorized(req) {
             return r;
         }
+        if let Some(r) = self.directory_route(req, s) {
+            return r;
+        }
         let ["users", mailbox, rest @ ..] = s else {
             return gerr(400, "BadRequest", "Resource not found for the segment.");
         };
@@ -853,6 +870,7 @@ impl App for GraphSim {
             } else {
                 match prev {
                     "users" => "{mailbox}",
+                    "groups" => "{group}",
                     "mailFolders" => "{folder}",
                     "messages" => "{id}",
                     _ => seg.as_str(),
@@ -894,7 +912,12 @@ impl App for GraphSim {
     }
 
     fn admit(&self, req: &Req) -> Result<Option<InFlight>, Reply> {
-        let Some(mailbox) = Self::mailbox_of(req) else { return Ok(None) };
+        let Some(mailbox) = Self::mailbox_of(req) else {
+            let mut t = self.throttle();
+            t.in_flight_total += 1;
+            t.max_in_flight_total = t.max_in_flight_total.max(t.in_flight_total);
+            return Ok(Some(Box::new(Guard { throttle: self.throttle.clone(), mailbox: None })));
+        };
         let c = self.config();
         let mut t = self.throttle();
         let now = Instant::now();
@@ -921,7 +944,9 @@ impl App for GraphSim {
         t.in_flight.insert(mailbox.clone(), n + 1);
         let max = t.max_in_flight.entry(mailbox.clone()).or_insert(0);
         *max = (*max).max(n + 1);
-        Ok(Some(Box::new(Guard { throttle: self.throttle.clone(), mailbox })))
+        t.in_flight_total += 1;
+        t.max_in_flight_total = t.max_in_flight_total.max(t.in_flight_total);
+        Ok(Some(Box::new(Guard { throttle: self.throttle.clone(), mailbox: Some(mailbox) })))
     }
 
     fn state(&self) -> Value {
@@ -954,6 +979,8 @@ impl App for GraphSim {
             "delivered": st.delivered,
             "skip_requests": st.skip_requests,
             "max_in_flight": t.max_in_flight,
+            "max_in_flight_total": t.max_in_flight_total,
+            "directory": self.directory_state(),
             "in_flight": t.in_flight,
             "concurrency_rejections": t.concurrency_rejections,
             "budget_rejections": t.budget_rejections,
@@ -970,9 +997,11 @@ impl App for GraphSim {
     fn reset(&self) {
         self.control.reset();
         *self.st() = Self::load(&self.initial, self.seed);
+        self.directory_reset();
         let mut t = self.throttle();
         t.max_in_flight = t.in_flight.iter().map(|(k, v)| (k.clone(), *v)).collect();
         t.concurrency_rejections = 0;
+        t.max_in_flight_total = t.in_flight_total;
         t.budget.clear();
         t.budget_rejections = 0;
         drop(t);
@@ -1004,7 +1033,8 @@ impl App for GraphSim {
     }
 
     fn sim_extra(&self, req: &Req) -> Option<Reply> {
-        if req.method != Method::POST || req.path.trim_end_matches('/') != "/_sim/graph/messages" {
+        let path = req.path.trim_end_matches('/');
+        if req.method != Method::POST || (path != "/_sim/graph/messages" && path != "/_sim/graph/directory") {
             return None;
         }
         let spec: Value = if req.body.is_empty() {
@@ -1015,7 +1045,8 @@ impl App for GraphSim {
                 Err(e) => return Some(bad(&format!("invalid JSON: {e}"))),
             }
         };
-        Some(match self.deliver(&spec) {
+        let done = if path == "/_sim/graph/directory" { self.directory_change(&spec) } else { self.deliver(&spec) };
+        Some(match done {
             Ok(v) => Reply::json(200, &v),
             Err((s, m)) => gerr(s, "BadRequest", &m),
         })

@@ -1,7 +1,7 @@
 //! psa-bridge-sim: faithful, stateful simulators of the ARMOR API, the ConnectWise Manage REST API,
-//! the HaloPSA/HaloITSM API, the Stellar Cyber API, Microsoft Graph mail and RSA Archer on
-//! 127.0.0.1, for tests and demos (contracts/armor.md, contracts/connectwise.md, contracts/halo.md,
-//! contracts/stellar-cyber.md, contracts/mailbox-archer.md).
+//! the HaloPSA/HaloITSM API, the Stellar Cyber API, Microsoft Graph mail and directory, RSA Archer
+//! and Zivver SCIM on 127.0.0.1, for tests and demos (contracts/armor.md, contracts/connectwise.md,
+//! contracts/halo.md, contracts/stellar-cyber.md, contracts/mailbox-archer.md, contracts/zivver-scim.md).
 //!
 //! ```no_run
 //! let sims = psa_bridge_sim::Simulators::start(psa_bridge_sim::SimConfig::small())?;
@@ -24,6 +24,7 @@ pub mod names;
 mod paging;
 mod server;
 mod stellar;
+mod zivver;
 
 pub use archer::ArcherConfig;
 pub use armor::{armor_psk_header, armor_psk_signature};
@@ -32,6 +33,7 @@ pub use faults::{Faults, Trickle};
 pub use graph::GraphConfig;
 pub use halo::HaloConfig;
 pub use stellar::StellarConfig;
+pub use zivver::ZivverConfig;
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -82,6 +84,10 @@ pub struct SimConfig {
     pub archer_port: u16,
     /// Archer settings: session lifetime, REST prefix, the planted rejection.
     pub archer: ArcherConfig,
+    /// The Zivver SCIM simulator (`/api/scim/v2` on its own port).
+    pub zivver_port: u16,
+    /// Zivver settings: the rate limit.
+    pub zivver: ZivverConfig,
 }
 
 impl SimConfig {
@@ -106,6 +112,8 @@ impl SimConfig {
             graph: GraphConfig::default(),
             archer_port: 0,
             archer: ArcherConfig::default(),
+            zivver_port: 0,
+            zivver: ZivverConfig::default(),
         }
     }
 
@@ -135,7 +143,7 @@ impl DataSource {
     }
 }
 
-/// The six simulators, running on a background thread with their own tokio runtime.
+/// The seven simulators, running on a background thread with their own tokio runtime.
 /// They stop when this value is dropped (or on `shutdown()`).
 pub struct Simulators {
     armor: Arc<armor::ArmorSim>,
@@ -144,6 +152,8 @@ pub struct Simulators {
     stellar: Arc<stellar::StellarSim>,
     graph: Arc<graph::GraphSim>,
     archer: Arc<archer::ArcherSim>,
+    zivver: Arc<zivver::ZivverSim>,
+    zivver_addr: SocketAddr,
     graph_addr: SocketAddr,
     archer_addr: SocketAddr,
     armor_addr: SocketAddr,
@@ -156,7 +166,7 @@ pub struct Simulators {
 }
 
 impl Simulators {
-    /// Start the six servers; returns once they listen.
+    /// Start the seven servers; returns once they listen.
     pub fn start(config: SimConfig) -> anyhow::Result<Simulators> {
         let generated = matches!(config.data, DataSource::Generated { .. });
         let mut dataset = match config.data {
@@ -183,6 +193,15 @@ impl Simulators {
         if dataset.archer.is_empty() {
             dataset.archer = generate::archer_from(dataset.seed.unwrap_or(0));
         }
+        // The directory and Zivver (generated from the directory): the same way.
+        let dir_users = config.graph.directory_users.unwrap_or(generate::DIRECTORY_DEFAULT_USERS);
+        if dataset.directory.is_empty() || (generated && dataset.directory.users.len() != dir_users) {
+            dataset.directory = generate::directory_from(dataset.seed.unwrap_or(0), dir_users);
+            dataset.zivver = ZivverData::default();
+        }
+        if dataset.zivver.is_empty() {
+            dataset.zivver = generate::zivver_from(dataset.seed.unwrap_or(0), &dataset.directory);
+        }
         // Stellar Cyber's tenants are linked to companies and clients through link fields of their own.
         generate::add_other_sources_link_fields(&mut dataset);
         let dataset = Arc::new(dataset);
@@ -201,7 +220,10 @@ impl Simulators {
         let archer_l =
             std::net::TcpListener::bind(("127.0.0.1", config.archer_port)).context("binding the Archer simulator")?;
         let (graph_addr, archer_addr) = (graph_l.local_addr()?, archer_l.local_addr()?);
-        for l in [&armor_l, &cw_l, &halo_l, &stellar_l, &graph_l, &archer_l] {
+        let zivver_l =
+            std::net::TcpListener::bind(("127.0.0.1", config.zivver_port)).context("binding the Zivver simulator")?;
+        let zivver_addr = zivver_l.local_addr()?;
+        for l in [&armor_l, &cw_l, &halo_l, &stellar_l, &graph_l, &archer_l, &zivver_l] {
             l.set_nonblocking(true)?;
         }
 
@@ -237,6 +259,12 @@ impl Simulators {
             faults::Control::new(config.faults, config.rate_limit_per_min, 0xAC),
             config.archer,
         ));
+        let zivver = Arc::new(zivver::ZivverSim::new(
+            dataset.clone(),
+            faults::Control::new(config.faults, config.rate_limit_per_min, 0x21),
+            config.zivver,
+            format!("http://{zivver_addr}{}", zivver::BASE),
+        ));
 
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -253,6 +281,7 @@ impl Simulators {
                 (tokio::net::TcpListener::from_std(stellar_l)?, stellar.clone() as Arc<dyn server::App>),
                 (tokio::net::TcpListener::from_std(graph_l)?, graph.clone() as Arc<dyn server::App>),
                 (tokio::net::TcpListener::from_std(archer_l)?, archer.clone() as Arc<dyn server::App>),
+                (tokio::net::TcpListener::from_std(zivver_l)?, zivver.clone() as Arc<dyn server::App>),
             ]
         };
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -275,6 +304,8 @@ impl Simulators {
             stellar,
             graph,
             archer,
+            zivver,
+            zivver_addr,
             graph_addr,
             archer_addr,
             armor_addr,
@@ -339,11 +370,11 @@ impl Simulators {
         &self.dataset
     }
 
-    fn apps(&self) -> [&dyn server::App; 6] {
-        [&*self.armor, &*self.cw, &*self.halo, &*self.stellar, &*self.graph, &*self.archer]
+    fn apps(&self) -> [&dyn server::App; 7] {
+        [&*self.armor, &*self.cw, &*self.halo, &*self.stellar, &*self.graph, &*self.archer, &*self.zivver]
     }
 
-    /// Faults for all six services (restarts their random sequences from `f.seed`).
+    /// Faults for all seven services (restarts their random sequences from `f.seed`).
     pub fn set_faults(&self, f: Faults) {
         for app in self.apps() {
             app.control().set_faults(f);
@@ -360,7 +391,7 @@ impl Simulators {
         server::App::control(&*self.stellar).set_faults(f);
     }
 
-    /// The shared per-minute limiter of all six services (Halo's own per-client limit is in `HaloConfig`).
+    /// The shared per-minute limiter of all seven services (Halo's own per-client limit is in `HaloConfig`).
     pub fn set_rate_limit(&self, per_min: Option<u32>) {
         for app in self.apps() {
             app.control().set_rate_limit(per_min);
@@ -521,6 +552,64 @@ impl Simulators {
     /// Every Archer session expires now (the next call with one gets 401 / a SOAP fault).
     pub fn archer_expire_sessions(&self) {
         self.archer.expire_sessions();
+    }
+
+    /// The directory source's connection: `{"tenant", "client_id", "client_secret", "login_url",
+    /// "graph_url"}` (the Graph simulator; the same app registration as the mailbox).
+    pub fn directory_connection(&self) -> Value {
+        let c = &self.dataset.mail.credentials;
+        json!({"tenant": c.tenant, "client_id": c.client_id, "client_secret": c.client_secret,
+               "login_url": self.graph_url(), "graph_url": self.graph_url()})
+    }
+
+    /// One change to the Graph directory, as `POST /_sim/graph/directory`: `{"op": "rename", "id",
+    /// "display_name"} | {"op": "add_alias"|"remove_alias", "id", "address"} | {"op":
+    /// "add_delegate"|"remove_delegate", "id", "upn"} | {"op": "disable"|"enable"|"delete", "id"} |
+    /// {"op": "add_user", "display_name", "address", "shared"?: bool, "in_group"?: bool}` (`id` is an
+    /// object id or UPN) → the user after the change (the state's shape).
+    pub fn directory_change(&self, spec: Value) -> anyhow::Result<Value> {
+        self.graph.directory_change(&spec).map_err(|(s, m)| anyhow::anyhow!("{s}: {m}"))
+    }
+
+    /// The directory now (users with purpose and FullAccess, groups).
+    pub fn directory(&self) -> DirectoryData {
+        self.graph.directory_snapshot()
+    }
+
+    /// "http://127.0.0.1:Z/api/scim/v2": the SCIM base URL.
+    pub fn zivver_url(&self) -> String {
+        format!("http://{}{}", self.zivver_addr, zivver::BASE)
+    }
+
+    /// The Zivver destination's connection: `{"base_url", "api_key"}`.
+    pub fn zivver_connection(&self) -> Value {
+        json!({"base_url": self.zivver_url(), "api_key": self.dataset.zivver.api_key})
+    }
+
+    /// Same as `GET /_sim/state` on the Zivver simulator.
+    pub fn zivver_state(&self) -> Value {
+        server::App::state(&*self.zivver)
+    }
+
+    /// What Zivver must hold after a full sync of the directory as it is now (see
+    /// `zivver/expected.rs`): `{"users", "groups", "deactivated_users", "emptied_groups"}`.
+    pub fn zivver_expected(&self) -> Value {
+        let (users, groups) = self.zivver.names();
+        zivver::expected(&self.graph.directory_snapshot(), self.zivver.initial(), &users, &groups)
+    }
+
+    /// Faults for the Zivver simulator only.
+    pub fn set_zivver_faults(&self, f: Faults) {
+        server::App::control(&*self.zivver).set_faults(f);
+    }
+
+    pub fn zivver_config(&self) -> ZivverConfig {
+        self.zivver.config()
+    }
+
+    /// Replace the Zivver settings (survives `reset`; clears the rate window).
+    pub fn set_zivver_config(&self, c: ZivverConfig) {
+        self.zivver.set_config(c);
     }
 
     /// All services back to the initial data; counters zeroed (the fault/rate config stays).

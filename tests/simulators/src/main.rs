@@ -1,12 +1,14 @@
 //! `psa-bridge-sim`: run the ARMOR, ConnectWise, Halo, Stellar Cyber, Microsoft Graph and Archer
 //! simulators until killed. Prints one JSON line when ready:
 //! {"armor": url, "connectwise": url, "halo": url, "stellar": url, "graph": url, "archer": url,
-//!  "connection": {...}, "halo_connection": {...}, "stellar_connection": {...},
-//!  "mail_connection": {...}, "archer_connection": {...}}.
+//!  "zivver": url, "connection": {...}, "halo_connection": {...}, "stellar_connection": {...},
+//!  "mail_connection": {...}, "archer_connection": {...}, "directory_connection": {...},
+//!  "zivver_connection": {...}}.
 
 use clap::Parser;
 use psa_bridge_sim::{
     ArcherConfig, DataSource, Faults, GraphConfig, HaloConfig, SimConfig, Simulators, StellarConfig, Trickle,
+    ZivverConfig,
 };
 use std::io::Write;
 use std::path::PathBuf;
@@ -79,8 +81,14 @@ struct Args {
     /// Generated messages in the Phishing folder (default 40); ignored for a data file with mail data.
     #[arg(long)]
     mail_messages: Option<usize>,
+    /// Generated directory users (default 60); ignored for a data file with a directory.
+    #[arg(long)]
+    directory_users: Option<usize>,
     #[arg(long, default_value_t = 0)]
     archer_port: u16,
+    /// The Zivver SCIM simulator.
+    #[arg(long, default_value_t = 0)]
+    zivver_port: u16,
     /// Archer's REST prefix: platformapi (6.5+) or api (older instances).
     #[arg(long, default_value = "platformapi")]
     archer_prefix: String,
@@ -123,6 +131,10 @@ fn main() -> anyhow::Result<()> {
         if let (Some(n), DataSource::Generated { seed, .. }) = (a.mail_messages, &data) {
             dataset.mail = psa_bridge_sim::generate::mail_from(*seed, n);
         }
+        if let (Some(n), DataSource::Generated { seed, .. }) = (a.directory_users, &data) {
+            dataset.directory = psa_bridge_sim::generate::directory_from(*seed, n);
+            dataset.zivver = psa_bridge_sim::generate::zivver_from(*seed, &dataset.directory);
+        }
         std::fs::write(out, serde_json::to_vec_pretty(&dataset)?)?;
         eprintln!("wrote {}", out.display());
         return Ok(());
@@ -153,9 +165,11 @@ fn main() -> anyhow::Result<()> {
         stellar_port: a.stellar_port,
         stellar: StellarConfig { token_ttl_s: a.stellar_token_ttl_s, cases: a.stellar_cases },
         graph_port: a.graph_port,
-        graph: GraphConfig { messages: a.mail_messages, ..GraphConfig::default() },
+        graph: GraphConfig { messages: a.mail_messages, directory_users: a.directory_users, ..GraphConfig::default() },
         archer_port: a.archer_port,
         archer: ArcherConfig { prefix: a.archer_prefix, ..ArcherConfig::default() },
+        zivver_port: a.zivver_port,
+        zivver: ZivverConfig::default(),
     };
     let sims = Simulators::start(config)?;
     if let Some(route) = a.trickle_route {
@@ -172,19 +186,23 @@ fn main() -> anyhow::Result<()> {
                                    "stellar_connection": sims.stellar_connection(),
                                    "graph": sims.graph_url(), "archer": sims.archer_url(),
                                    "mail_connection": sims.mail_connection(),
-                                   "archer_connection": sims.archer_connection()});
+                                   "archer_connection": sims.archer_connection(),
+                                   "zivver": sims.zivver_url(),
+                                   "zivver_connection": sims.zivver_connection(),
+                                   "directory_connection": sims.directory_connection()});
     let mut out = std::io::stdout().lock();
     writeln!(out, "{ready}")?;
     out.flush()?;
     drop(out);
     eprintln!(
-        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} / Stellar {} / Graph {} / Archer {} (Ctrl-C or SIGTERM to stop)",
+        "psa-bridge-sim: ARMOR {} / ConnectWise {} / Halo {} / Stellar {} / Graph {} / Archer {} / Zivver {} (Ctrl-C or SIGTERM to stop)",
         sims.armor_url(),
         sims.connectwise_url(),
         sims.halo_url(),
         sims.stellar_url(),
         sims.graph_url(),
-        sims.archer_url()
+        sims.archer_url(),
+        sims.zivver_url()
     );
     // Serve until the process is killed (SIGTERM/SIGINT end it; stdin may be /dev/null under make).
     loop {
