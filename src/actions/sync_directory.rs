@@ -52,7 +52,7 @@ pub fn run(ctx: &mut Context, input: SyncDirectoryInput) -> Result<SyncDirectory
     let mut target = connectors::provisioning(ctx.connection, input.target.as_deref(), "sync_directory")?;
     let mailboxes = source.mailboxes(ctx, given(&input.group))?;
     let (users, groups) = target.accounts(ctx)?;
-    let planned = directory::plan(&mailboxes, &users, &groups, &scope);
+    let planned = directory::plan_with(&mailboxes, &users, &groups, &scope, input.rewrite_all.unwrap_or(false));
     let changing: Vec<Planned> =
         planned.iter().filter(|p| !matches!(p.action, Action::Unchanged(_))).cloned().collect();
     let outcomes = if dry_run { changing.iter().map(|_| Ok(None)).collect() } else { target.apply(ctx, &changing) };

@@ -1,9 +1,10 @@
 //! The directory sync's plan, pure: a directory (the source of truth: mailboxes with their names,
 //! aliases and delegates) against the accounts a provisioning target holds, matched by lowercased
 //! primary address. Users become user accounts, shared mailboxes group accounts (functional
-//! accounts, whose members are the delegates). Nothing is ever deleted: an account whose mailbox
-//! is gone or disabled is deactivated (a user) or emptied (a group: a group without members is a
-//! disabled functional account).
+//! accounts, whose members are the delegates). Every user mailbox has an account, a disabled one an
+//! inactive account (it can still be someone's delegate, and comes back when enabled). Nothing is
+//! ever deleted: an account whose mailbox is gone is deactivated (a user) or emptied (a group: a
+//! group without members is a disabled functional account).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,12 +119,24 @@ pub fn changes(kind: Kind, account: &Account, wanted: &Mailbox) -> Vec<String> {
 /// Delegates and members are the ones that have (or get) a user account: someone without one
 /// cannot be a member, and wanting them would make every run a change.
 pub fn plan(mailboxes: &[Mailbox], users: &[Account], groups: &[Account], scope: &Scope) -> Vec<Planned> {
+    plan_with(mailboxes, users, groups, scope, false)
+}
+
+/// The plan; with `rewrite_users` every user in step is written again too (its SSO key, which the
+/// target never returns, cannot be seen to be set).
+pub fn plan_with(
+    mailboxes: &[Mailbox],
+    users: &[Account],
+    groups: &[Account],
+    scope: &Scope,
+    rewrite_users: bool,
+) -> Vec<Planned> {
     let in_scope = |m: &&Mailbox| scope.takes(m.kind, &m.address);
     let accounts: BTreeSet<&str> = users
         .iter()
         .map(|a| a.address.as_str())
         .chain(
-            mailboxes.iter().filter(in_scope).filter(|m| m.kind == Kind::User && m.enabled).map(|m| m.address.as_str()),
+            mailboxes.iter().filter(in_scope).filter(|m| m.kind == Kind::User).map(|m| m.address.as_str()),
         )
         .collect();
     let mailboxes: Vec<Mailbox> = mailboxes
@@ -142,7 +155,6 @@ pub fn plan(mailboxes: &[Mailbox], users: &[Account], groups: &[Account], scope:
             accounts.iter().filter(|a| scope.takes(kind, &a.address)).map(|a| (a.address.as_str(), a)).collect();
         for (address, mailbox) in &wanted {
             let action = match held.get(address) {
-                None if kind == Kind::User && !mailbox.enabled => continue, // nothing to create for a disabled user
                 None => Planned {
                     kind,
                     address: address.to_string(),
@@ -150,7 +162,10 @@ pub fn plan(mailboxes: &[Mailbox], users: &[Account], groups: &[Account], scope:
                     changes: vec!["created".into()],
                 },
                 Some(account) => {
-                    let changes = changes(kind, account, mailbox);
+                    let mut changes = changes(kind, account, mailbox);
+                    if changes.is_empty() && rewrite_users && kind == Kind::User {
+                        changes.push("rewritten".into());
+                    }
                     let action = if changes.is_empty() {
                         Action::Unchanged((*account).clone())
                     } else {
@@ -179,13 +194,14 @@ pub fn plan(mailboxes: &[Mailbox], users: &[Account], groups: &[Account], scope:
 }
 
 /// The aliases of a directory's `proxyAddresses`: its `smtp:` entries (the upper-case `SMTP:` one
-/// is the primary), lowercased, sorted, without the primary.
+/// is the primary), lowercased, sorted, without the primary and without the tenant's routing
+/// addresses (`*.onmicrosoft.com`), which no organisation owns in a mail service.
 pub fn aliases(proxy_addresses: &[String], primary: &str) -> Vec<String> {
     let mut aliases: Vec<String> = proxy_addresses
         .iter()
         .filter_map(|p| p.trim().split_once(':').filter(|(prefix, _)| prefix.eq_ignore_ascii_case("smtp")))
         .map(|(_, address)| address.trim().to_lowercase())
-        .filter(|a| !a.is_empty() && a != primary)
+        .filter(|a| !a.is_empty() && a != primary && !a.ends_with(".onmicrosoft.com"))
         .collect();
     aliases.sort();
     aliases.dedup();
@@ -276,8 +292,8 @@ mod tests {
         assert!(matches!(by["gone@x"].action, Action::Deactivate(_)));
         assert!(matches!(by["info@x"].action, Action::Create(_)));
         assert_eq!(by["old@x"].changes, ["emptied"]);
-        assert!(!by.contains_key("new-off@x"), "a disabled user is not created");
-        assert_eq!(plan.iter().position(|p| p.kind == Kind::Group), Some(4), "users first");
+        assert!(matches!(by["new-off@x"].action, Action::Create(_)), "a disabled user gets an inactive account");
+        assert_eq!(plan.iter().position(|p| p.kind == Kind::Group), Some(5), "users first");
     }
 
     #[test]

@@ -8,14 +8,16 @@ use crate::actions::Context;
 use crate::actions::sync_directory::out_of_time;
 use crate::connectors::{DirectoryAccount, Mailbox, Planned};
 use crate::error::Error;
+use crate::http::encode;
 use crate::http::{HttpError, Method};
 use crate::log;
 use crate::sync::directory::{Action, Kind};
-use crate::http::encode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
 const PAGE_SIZE: usize = 100;
+/// Creates tried for one account, each after a lookup showed the one before had not landed.
+const MAX_CREATES: u32 = 6;
 /// Pages one read may take (10 million accounts).
 const MAX_PAGES: usize = 100_000;
 
@@ -82,6 +84,14 @@ pub fn read(ctx: &mut Context, zivver: &mut Zivver) -> Result<(Vec<DirectoryAcco
     Ok((users, groups))
 }
 
+fn kept_failing(kind: &str, address: &str) -> Error {
+    Error::new(
+        format!("Creating {kind} {address} in Zivver kept failing without an answer."),
+        "Run sync_directory again later: it looks the account up first, so nothing is created twice.",
+        "",
+    )
+}
+
 fn filter(attribute: &str, value: &str) -> String {
     let expression = format!("{attribute} eq \"{}\"", value.replace('"', "\\\""));
     encode(&expression)
@@ -93,6 +103,8 @@ struct Run<'r, 'c> {
     zivver: &'r mut Zivver,
     /// Users' ids by address.
     ids: HashMap<String, String>,
+    /// Planned users written without some of their delegates (not created yet).
+    short: Vec<usize>,
 }
 
 /// A write's answer: the resource, or (the answer lost, or a conflict) `None`: look it up.
@@ -143,7 +155,8 @@ impl Run<'_, '_> {
             name.formatted = Some(mailbox.display_name.clone());
             base.name = Some(name);
             base.zivver.aliases = mailbox.aliases.clone();
-            base.zivver.delegates = mailbox.delegates.clone();
+            // Zivver takes only delegates it has: the others come in the second pass.
+            base.zivver.delegates = mailbox.delegates.iter().filter(|d| self.ids.contains_key(*d)).cloned().collect();
             // Write-only, and cleared by a PUT without it: always sent.
             base.zivver.sso_account_key = Some(mailbox.id.clone());
         }
@@ -189,26 +202,23 @@ impl Run<'_, '_> {
     }
 
     fn create_user(&mut self, mailbox: &Mailbox) -> Result<String, Error> {
-        let user = self.user_from(User::default(), Some(mailbox), mailbox.enabled);
-        let request = self.zivver.send(Method::Post, "/Users", &user);
-        if let Some(created) = self.send::<User>(request, &format!("creating user {}", mailbox.address))?
-            && let Some(id) = created.id
-        {
-            return Ok(id);
-        }
-        // The answer was lost, or the user is there already: found, it is brought in line.
-        match self.find_user(&mailbox.address)? {
-            Some(found) => {
+        for _ in 0..MAX_CREATES {
+            let user = self.user_from(User::default(), Some(mailbox), mailbox.enabled);
+            let request = self.zivver.send(Method::Post, "/Users", &user);
+            if let Some(created) = self.send::<User>(request, &format!("creating user {}", mailbox.address))?
+                && let Some(id) = created.id
+            {
+                return Ok(id);
+            }
+            // The answer was lost, or the user is there already: found, it is brought in line;
+            // not there, the create is tried again.
+            if let Some(found) = self.find_user(&mailbox.address)? {
                 let id = found.id.clone().unwrap_or_default();
                 let user = self.user_from(found, Some(mailbox), mailbox.enabled);
-                self.put_user(&id, &user)
+                return self.put_user(&id, &user);
             }
-            None => Err(Error::new(
-                format!("Zivver did not create user {} and gave no reason.", mailbox.address),
-                "Run sync_directory again.",
-                "",
-            )),
         }
+        Err(kept_failing("user", &mailbox.address))
     }
 
     fn update_user(&mut self, account: &DirectoryAccount, mailbox: Option<&Mailbox>) -> Result<String, Error> {
@@ -220,24 +230,20 @@ impl Run<'_, '_> {
     }
 
     fn create_group(&mut self, mailbox: &Mailbox) -> Result<String, Error> {
-        let group = self.group_from(Group::default(), mailbox);
-        let request = self.zivver.send(Method::Post, "/Groups", &group);
-        if let Some(created) = self.send::<Group>(request, &format!("creating group {}", mailbox.address))?
-            && let Some(id) = created.id
-        {
-            return Ok(id);
-        }
-        match self.find_group(&mailbox.address)? {
-            Some(found) => {
-                let id = found.id.clone().unwrap_or_default();
-                self.update_group(&id, found, mailbox, true)
+        for _ in 0..MAX_CREATES {
+            let group = self.group_from(Group::default(), mailbox);
+            let request = self.zivver.send(Method::Post, "/Groups", &group);
+            if let Some(created) = self.send::<Group>(request, &format!("creating group {}", mailbox.address))?
+                && let Some(id) = created.id
+            {
+                return Ok(id);
             }
-            None => Err(Error::new(
-                format!("Zivver did not create group {} and gave no reason.", mailbox.address),
-                "Run sync_directory again.",
-                "",
-            )),
+            if let Some(found) = self.find_group(&mailbox.address)? {
+                let id = found.id.clone().unwrap_or_default();
+                return self.update_group(&id, found, mailbox, true);
+            }
         }
+        Err(kept_failing("group", &mailbox.address))
     }
 
     /// A group read afresh: its name and aliases by PUT when they change, else its members by PATCH.
@@ -260,6 +266,22 @@ impl Run<'_, '_> {
         let request = self.zivver.send(Method::Patch, format!("/Groups/{}", encode(&account.id)), &body);
         let _: Option<Value> = self.send(request, &format!("emptying group {}", account.address))?;
         Ok(account.id.clone())
+    }
+
+    /// Users written before some of their delegates existed get them now (Zivver refuses a
+    /// delegate it does not have yet); a failure fails that user's result.
+    fn second_pass(&mut self, planned: &[Planned], results: &mut [Result<Option<String>, Error>]) {
+        for n in std::mem::take(&mut self.short) {
+            let (Action::Create(mailbox) | Action::Update { wanted: mailbox, .. }) = &planned[n].action else {
+                continue;
+            };
+            let Ok(Some(id)) = &results[n] else { continue };
+            let account =
+                DirectoryAccount { id: id.clone(), address: mailbox.address.clone(), ..DirectoryAccount::default() };
+            if let Err(error) = self.update_user(&account, Some(mailbox)) {
+                results[n] = Err(error);
+            }
+        }
     }
 
     fn one(&mut self, planned: &Planned) -> Result<String, Error> {
@@ -289,10 +311,20 @@ pub fn apply(ctx: &mut Context, zivver: &mut Zivver, planned: &[Planned]) -> Vec
         .iter()
         .filter_map(|u| Some((u.user_name.as_deref()?.trim().to_lowercase(), u.id.clone()?)))
         .collect();
-    let mut run = Run { ctx, zivver, ids };
+    let mut run = Run { ctx, zivver, ids, short: Vec::new() };
     let mut results = Vec::with_capacity(planned.len());
+    let first_group = planned.iter().position(|p| p.kind == Kind::Group).unwrap_or(planned.len());
     for (n, item) in planned.iter().enumerate() {
+        if n == first_group {
+            run.second_pass(planned, &mut results);
+        }
         log::progress("changing Zivver accounts", n, planned.len());
+        if let (Action::Create(mailbox) | Action::Update { wanted: mailbox, .. }, Kind::User) =
+            (&item.action, item.kind)
+            && mailbox.delegates.iter().any(|d| !run.ids.contains_key(d))
+        {
+            run.short.push(n);
+        }
         let result = run.one(item);
         if let (Ok(id), Kind::User) = (&result, item.kind) {
             run.ids.insert(item.address.clone(), id.clone());
@@ -306,6 +338,9 @@ pub fn apply(ctx: &mut Context, zivver: &mut Zivver, planned: &[Planned]) -> Vec
             ));
         }
         results.push(result.map(Some));
+    }
+    if first_group == planned.len() {
+        run.second_pass(planned, &mut results);
     }
     results
 }
@@ -345,6 +380,7 @@ mod tests {
 
     fn input() -> SyncDirectoryInput {
         SyncDirectoryInput {
+            rewrite_all: None,
             source: None,
             target: None,
             domains: None,

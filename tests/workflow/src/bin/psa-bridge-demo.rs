@@ -263,7 +263,7 @@ fn directory_to_zivver(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
     show(&workflow.run("sync_directory", json!({"dry_run": true})))?;
     show(&workflow.run("sync_directory", json!({})))?;
     let users = sims.graph_state()["directory"]["users"].as_array().cloned().unwrap_or_default();
-    let people: Vec<&Value> = users.iter().filter(|u| u["purpose"] == "user" && u["account_enabled"] == true).collect();
+    let people: Vec<&Value> = users.iter().filter(|u| u["purpose"] == "user" && u["accountEnabled"] == true).collect();
     if let [renamed, leaver, ..] = people.as_slice() {
         sims.directory_change(json!({"op": "rename", "id": renamed["id"], "display_name": "Renamed In Exchange"}))?;
         sims.directory_change(json!({"op": "disable", "id": leaver["id"]}))?;
