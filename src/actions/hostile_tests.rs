@@ -118,6 +118,21 @@ fn check<T>(result: Result<T, PluginError>) {
 }
 
 /// A post_tickets input with `tickets` and every option left to its default.
+/// A connection without any section (tests add the ones they need).
+pub(crate) fn no_sections() -> Connection {
+    Connection {
+        armor: None,
+        connectwise: None,
+        halo: None,
+        stellar_cyber: None,
+        graph_mail: None,
+        archer: None,
+        graph_directory: None,
+        zivver: None,
+        tuning: None,
+    }
+}
+
 /// A get_tickets input that asks for nothing in particular.
 pub(crate) fn tickets_input() -> GetTicketsInput {
     GetTicketsInput {

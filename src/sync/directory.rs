@@ -135,9 +135,7 @@ pub fn plan_with(
     let accounts: BTreeSet<&str> = users
         .iter()
         .map(|a| a.address.as_str())
-        .chain(
-            mailboxes.iter().filter(in_scope).filter(|m| m.kind == Kind::User).map(|m| m.address.as_str()),
-        )
+        .chain(mailboxes.iter().filter(in_scope).filter(|m| m.kind == Kind::User).map(|m| m.address.as_str()))
         .collect();
     let mailboxes: Vec<Mailbox> = mailboxes
         .iter()

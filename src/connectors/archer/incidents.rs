@@ -328,11 +328,6 @@ mod tests {
 
     fn connection() -> Connection {
         Connection {
-            armor: None,
-            connectwise: None,
-            halo: None,
-            stellar_cyber: None,
-            graph_mail: None,
             archer: Some(ArcherConnection {
                 base_url: "https://archer.example/RSAarcher".into(),
                 prefix: None,
@@ -341,9 +336,7 @@ mod tests {
                 domain: None,
                 password: "archer-S3cret".into(),
             }),
-            graph_directory: None,
-            zivver: None,
-            tuning: None,
+            ..crate::actions::hostile_tests::no_sections()
         }
     }
 

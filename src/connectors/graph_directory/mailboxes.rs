@@ -116,8 +116,8 @@ pub fn read(ctx: &mut Context, graph: &mut GraphDirectory, group: Option<&str>) 
         // No mailbox (a user without Exchange, or one hosted on-premises): it takes no part.
         let no_mailbox = matches!(&outcome, Ok(r) if r.status == 404);
         let read = match job {
-            Job::Settings(n) if no_mailbox => Ok(purposes[n] = None),
-            Job::Permissions(_) if no_mailbox => Ok(()),
+            // `purposes` stays None: no mailbox.
+            Job::Settings(_) | Job::Permissions(_) if no_mailbox => Ok(()),
             Job::Settings(n) => decode::<MailboxSettings>("reading a mailbox's settings", outcome)
                 .map(|s| purposes[n] = Some(s.user_purpose.unwrap_or_else(|| "user".into()).to_ascii_lowercase())),
             Job::Permissions(n) => decode::<Page<Permission>>("reading a mailbox's permissions", outcome).map(|p| {

@@ -292,10 +292,6 @@ mod tests {
 
     fn connection() -> Connection {
         Connection {
-            armor: None,
-            connectwise: None,
-            halo: None,
-            stellar_cyber: None,
             graph_mail: Some(GraphMailConnection {
                 tenant: "contoso.example".into(),
                 client_id: "app-1".into(),
@@ -307,10 +303,7 @@ mod tests {
                 login_url: Some("https://login.example".into()),
                 graph_url: Some("https://graph.example".into()),
             }),
-            archer: None,
-            graph_directory: None,
-            zivver: None,
-            tuning: None,
+            ..crate::actions::hostile_tests::no_sections()
         }
     }
 

@@ -252,8 +252,6 @@ mod tests {
 
     fn connection() -> Connection {
         Connection {
-            armor: None,
-            connectwise: None,
             halo: Some(HaloConnection {
                 base_url: "https://acme.halo.example".into(),
                 resource_url: None,
@@ -265,12 +263,7 @@ mod tests {
                 rate_limit: None,
                 link_fields: None,
             }),
-            stellar_cyber: None,
-            graph_mail: None,
-            archer: None,
-            graph_directory: None,
-            zivver: None,
-            tuning: None,
+            ..crate::actions::hostile_tests::no_sections()
         }
     }
 

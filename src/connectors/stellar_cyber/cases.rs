@@ -320,9 +320,6 @@ mod tests {
 
     fn connection() -> Connection {
         Connection {
-            armor: None,
-            connectwise: None,
-            halo: None,
             stellar_cyber: Some(StellarCyberConnection {
                 host: "dp.stellar.example".into(),
                 user: Some("sync@msp.example".into()),
@@ -331,11 +328,7 @@ mod tests {
                 sync_user_id: None,
                 case_tag: None,
             }),
-            graph_mail: None,
-            archer: None,
-            graph_directory: None,
-            zivver: None,
-            tuning: None,
+            ..crate::actions::hostile_tests::no_sections()
         }
     }
 

@@ -356,12 +356,6 @@ mod tests {
 
     fn connection() -> Connection {
         Connection {
-            armor: None,
-            connectwise: None,
-            halo: None,
-            stellar_cyber: None,
-            graph_mail: None,
-            archer: None,
             graph_directory: Some(GraphDirectoryConnection {
                 tenant: "t".into(),
                 client_id: "c".into(),
@@ -374,7 +368,7 @@ mod tests {
                 api_key: "zivver-K3y".into(),
                 rate_limit: None,
             }),
-            tuning: None,
+            ..crate::actions::hostile_tests::no_sections()
         }
     }
 

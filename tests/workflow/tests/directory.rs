@@ -221,7 +221,8 @@ fn filters_choose_what_takes_part_and_bad_input_is_a_clear_error() {
 fn chaos(seed: u64) {
     let (sims, connection) = sims(seed, 60);
     let workflow = workflow(connection);
-    sims.set_faults(Faults { p5xx: 0.10, p429: 0.05, pdrop: 0.02, plost: 0.01, latency_ms: 5, seed });
+    // A 429 storm (one answer in five) on top of Zivver's own limit, and the usual faults.
+    sims.set_faults(Faults { p5xx: 0.10, p429: 0.20, pdrop: 0.02, plost: 0.01, latency_ms: 5, seed });
     let mut runs = 0;
     loop {
         runs += 1;
