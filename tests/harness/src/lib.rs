@@ -24,6 +24,20 @@ pub async fn run_message(plugin: &Plugin, text: &str, test: bool, options: &Call
     (event, ok)
 }
 
+/// How a message ended, for answers that tell a client's mistake from the action's own error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// The action ran and answered an error.
+    ActionError,
+    /// Not an action_start, or an input of the wrong type: the client's mistake.
+    Malformed,
+    /// The connection names a host the operator does not allow (`--allow-host`); nothing was sent.
+    Refused,
+    /// The component stopped unexpectedly.
+    Crashed,
+}
+
 /// What one call of the component cost (the benchmark reports these).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CallStats {
@@ -41,6 +55,17 @@ pub async fn run_message_with_stats(
     test: bool,
     options: &CallOptions,
 ) -> (Value, bool, Option<CallStats>) {
+    let (event, status, stats) = run_message_with_status(plugin, text, test, options).await;
+    (event, status == Status::Ok, stats)
+}
+
+/// [`run_message_with_stats`] with how the message ended.
+pub async fn run_message_with_status(
+    plugin: &Plugin,
+    text: &str,
+    test: bool,
+    options: &CallOptions,
+) -> (Value, Status, Option<CallStats>) {
     let start = match message::parse_action_start(text) {
         Ok(start) => start,
         Err(problem) => {
@@ -49,7 +74,7 @@ pub async fn run_message_with_stats(
                 "Send an action_start message as described in help.md (the harness's `sample` command prints one).",
                 "",
             );
-            return (message::event_error(error, "", &Value::Object(Default::default())), false, None);
+            return (message::event_error(error, "", &Value::Object(Default::default())), Status::Malformed, None);
         }
     };
     let ActionStart { action, meta, input, connection } = start;
@@ -63,19 +88,30 @@ pub async fn run_message_with_stats(
                 "Correct the field named above; the spec (plugin.spec.yaml) lists every input and its type.",
                 "",
             );
-            return (message::event_error(error, "", &meta), false, None);
+            return (message::event_error(error, "", &meta), Status::Malformed, None);
         }
     };
     let policy = match plugin.allowed_origins(&connection).await {
-        Ok(Ok(origins)) => OutboundPolicy::from_origins(&origins, options.allow_loopback),
-        Ok(Err(error)) => return (message::event_error(error, "", &meta), false, None),
+        Ok(Ok(origins)) => {
+            if let Some(origin) = origins.iter().find(|o| !options.operator_allows(o)) {
+                let error = message::error(
+                    format!("The connection names {origin}, which this host may not call."),
+                    "Name only the hosts the operator allows, or ask the operator to add this one (psa-bridge-host \
+                     --allow-host).",
+                    "",
+                );
+                return (message::event_error(error, "", &meta), Status::Refused, None);
+            }
+            OutboundPolicy::from_origins(&origins, options.allow_loopback)
+        }
+        Ok(Err(error)) => return (message::event_error(error, "", &meta), Status::Malformed, None),
         Err(failure) => {
             let error = message::error(
                 "The plugin could not say which hosts the connection may call.",
                 "Check the connection against help.md; if it looks right, report this with the data below.",
                 format!("{failure:#}"),
             );
-            return (message::event_error(error, "", &meta), false, None);
+            return (message::event_error(error, "", &meta), Status::Crashed, None);
         }
     };
     match plugin.call(&action, params, policy, options).await {
@@ -86,8 +122,8 @@ pub async fn run_message_with_stats(
                 call_time: outcome.call_time,
             };
             match outcome.result {
-                Ok(output) => (message::event_ok(output, &outcome.log, &meta), true, Some(stats)),
-                Err(error) => (message::event_error(error, &outcome.log, &meta), false, Some(stats)),
+                Ok(output) => (message::event_ok(output, &outcome.log, &meta), Status::Ok, Some(stats)),
+                Err(error) => (message::event_error(error, &outcome.log, &meta), Status::ActionError, Some(stats)),
             }
         }
         Err(failure) => {
@@ -96,7 +132,7 @@ pub async fn run_message_with_stats(
                 "Run it again; if it happens again, report it with the data below.",
                 format!("{failure:#}"),
             );
-            (message::event_error(error, "", &meta), false, None)
+            (message::event_error(error, "", &meta), Status::Crashed, None)
         }
     }
 }

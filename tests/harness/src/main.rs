@@ -34,6 +34,10 @@ struct Cli {
     /// Show the component's progress on stderr.
     #[arg(long, global = true)]
     progress: bool,
+    /// The only hosts any connection may name (`host` or `host:port`; repeat it): a connection naming
+    /// another is refused before any request leaves. Every host the connection names when absent.
+    #[arg(long = "allow-host", global = true, value_name = "HOST[:PORT]")]
+    allow_hosts: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -58,8 +62,13 @@ enum Command {
     Http {
         #[arg(long, default_value_t = 10001)]
         port: u16,
-        #[arg(long, default_value = "0.0.0.0")]
+        /// The address to listen on: this machine only unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1")]
         bind: String,
+        /// A file holding the bearer token every request (but the health check) must carry; the
+        /// environment's PSA_BRIDGE_HTTP_TOKEN when absent (never a flag value, which `ps` shows).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
 }
 
@@ -89,6 +98,7 @@ async fn run() -> Result<ExitCode> {
         allow_loopback: cli.allow_loopback,
         timeout: Some(Duration::from_secs(cli.timeout_s)),
         progress: progress.clone().map(|p| p as _),
+        allow_hosts: (!cli.allow_hosts.is_empty()).then(|| cli.allow_hosts.clone()),
         ..CallOptions::default()
     };
     match &cli.command {
@@ -130,13 +140,31 @@ async fn run() -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&event)?);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Http { port, bind } => {
+        Command::Http { port, bind, token_file } => {
+            let token = match token_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read the token file {}", path.display()))?
+                        .trim()
+                        .to_string(),
+                ),
+                None => std::env::var("PSA_BRIDGE_HTTP_TOKEN").ok().map(|t| t.trim().to_string()),
+            }
+            .filter(|t| !t.is_empty());
             let plugin = Arc::new(Plugin::load(&component_path(&cli)?)?);
             let listener = tokio::net::TcpListener::bind((bind.as_str(), *port))
                 .await
                 .with_context(|| format!("cannot listen on {bind}:{port}"))?;
-            eprintln!("psa-bridge-host: serving {} actions on http://{}", plugin.actions.len(), listener.local_addr()?);
-            psa_bridge_host::server::serve(plugin, listener, options).await?;
+            let address = listener.local_addr()?;
+            eprintln!("psa-bridge-host: serving {} actions on http://{address}", plugin.actions.len());
+            if !address.ip().is_loopback() && token.is_none() {
+                eprintln!(
+                    "psa-bridge-host: warning: listening beyond this machine without a token (--token-file or \
+                     PSA_BRIDGE_HTTP_TOKEN); give --allow-host to cap the hosts a request's connection may name"
+                );
+            }
+            psa_bridge_host::server::serve(plugin, listener, options, psa_bridge_host::server::ServeOptions { token })
+                .await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -58,6 +58,32 @@ pub struct CallOptions {
     /// Guest memory limit; default 1 GiB.
     pub max_memory_bytes: Option<usize>,
     pub progress: Option<Arc<dyn Progress>>,
+    /// The operator's cap on the hosts any connection may name (`host` or `host:port`); all when `None`.
+    pub allow_hosts: Option<Vec<String>>,
+}
+
+impl CallOptions {
+    /// Whether the operator lets a connection name `origin` (`scheme://host:port`).
+    pub fn operator_allows(&self, origin: &str) -> bool {
+        let Some(allowed) = &self.allow_hosts else { return true };
+        let Ok(url) = url::Url::parse(origin) else { return false };
+        let host =
+            url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let port = url.port_or_known_default();
+        allowed.iter().any(|entry| {
+            let entry = entry.trim().to_ascii_lowercase();
+            // `host`, `host:port`, `[v6]`, `[v6]:port`; a bare v6 address has no port.
+            let (h, p) = match entry.strip_prefix('[').and_then(|rest| rest.split_once(']')) {
+                Some((h, rest)) => (h.to_string(), rest.strip_prefix(':').map(str::to_string)),
+                None if entry.matches(':').count() == 1 => {
+                    let (h, p) = entry.split_once(':').unwrap_or_default();
+                    (h.to_string(), Some(p.to_string()))
+                }
+                None => (entry.clone(), None),
+            };
+            h == host && p.is_none_or(|p| p.parse::<u16>().ok() == port)
+        })
+    }
 }
 
 /// What a call produced.
@@ -330,7 +356,7 @@ impl ResourceLimiter for PeakLimiter {
 
 #[cfg(test)]
 mod tests {
-    use super::{LogSink, sandbox, write_atomically};
+    use super::{CallOptions, LogSink, sandbox, write_atomically};
     use std::io::Read;
     use wasmtime::component::ResourceTable;
     use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -377,5 +403,24 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left.len(), 1, "partial files left behind: {left:?}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_operator_list_caps_hosts_with_or_without_ports() {
+        let options = |hosts: &[&str]| CallOptions {
+            allow_hosts: Some(hosts.iter().map(|h| h.to_string()).collect()),
+            ..CallOptions::default()
+        };
+        let list = options(&["API.armor.com", "127.0.0.1:8080", "[::1]:9000", "fe80::1"]);
+        assert!(list.operator_allows("https://api.armor.com:443"));
+        assert!(list.operator_allows("http://127.0.0.1:8080"));
+        assert!(!list.operator_allows("http://127.0.0.1:8081"));
+        assert!(list.operator_allows("http://[::1]:9000"));
+        assert!(list.operator_allows("https://[fe80::1]:443"), "a bare v6 address: any port");
+        assert!(!list.operator_allows("https://evil.example:443"));
+        assert!(
+            CallOptions::default().operator_allows("https://anything.example:443"),
+            "no list: the connection decides"
+        );
     }
 }

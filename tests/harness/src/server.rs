@@ -1,5 +1,10 @@
 //! `http` mode: the platform's REST interface, one fresh component instance per request.
+//! Served safely: an optional bearer token on every route but the health check, client mistakes
+//! answered 4xx (a body that is not an action_start, or that names another action than the
+//! path), and the operator's host allow-list applied to every connection (see `CallOptions`).
 
+use crate::Status;
+use crate::message;
 use crate::plugin::{CallOptions, Plugin};
 use anyhow::Result;
 use bytes::Bytes;
@@ -16,67 +21,136 @@ use tokio::net::TcpListener;
 /// Largest action_start body accepted.
 const MAX_BODY: usize = 64 << 20;
 
-pub async fn serve(plugin: Arc<Plugin>, listener: TcpListener, options: CallOptions) -> Result<()> {
-    let options = Arc::new(options);
+/// How the server itself is protected.
+#[derive(Clone, Debug, Default)]
+pub struct ServeOptions {
+    /// Every request but `GET /api/v1/health` must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+pub async fn serve(
+    plugin: Arc<Plugin>,
+    listener: TcpListener,
+    options: CallOptions,
+    serve: ServeOptions,
+) -> Result<()> {
+    let (options, serve) = (Arc::new(options), Arc::new(serve));
     loop {
         let (stream, _) = listener.accept().await?;
-        let (plugin, options) = (plugin.clone(), options.clone());
+        let (plugin, options, serve) = (plugin.clone(), options.clone(), serve.clone());
         tokio::spawn(async move {
-            let service = service_fn(move |request| handle(plugin.clone(), options.clone(), request));
+            let service = service_fn(move |request| handle(plugin.clone(), options.clone(), serve.clone(), request));
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }
 
+/// Compares without stopping at the first difference, so the time taken says nothing of the token.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorized(serve: &ServeOptions, request: &Request<Incoming>) -> bool {
+    let Some(token) = &serve.token else { return true };
+    let given = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let given = given.strip_prefix("Bearer ").or_else(|| given.strip_prefix("bearer ")).unwrap_or_default();
+    same(given.trim().as_bytes(), token.as_bytes())
+}
+
+fn client_error(status: StatusCode, cause: String, assistance: &str) -> (StatusCode, Value) {
+    (status, message::event_error(message::error(cause, assistance, ""), "", &json!({})))
+}
+
 async fn handle(
     plugin: Arc<Plugin>,
     options: Arc<CallOptions>,
+    serve: Arc<ServeOptions>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    let (status, body) = match (request.method(), segments.as_slice()) {
-        (&Method::GET, ["api", "v1", "health"]) => (StatusCode::OK, json!({"status": "ok"})),
-        (&Method::GET, ["api", "v1", "info"]) => {
-            (StatusCode::OK, json!({"actions": plugin.actions.keys().collect::<Vec<_>>()}))
-        }
-        (&Method::POST, ["actions", action]) | (&Method::POST, ["actions", action, "test"]) => {
-            let test = segments.len() == 3;
-            let action = action.to_string();
-            match Limited::new(request.into_body(), MAX_BODY).collect().await {
-                Ok(collected) => {
-                    let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
-                    let text = with_action(&text, &action);
-                    let (event, ok) = crate::run_message(&plugin, &text, test, &options).await;
-                    (if ok { StatusCode::OK } else { StatusCode::INTERNAL_SERVER_ERROR }, event)
-                }
-                Err(_) => {
-                    (StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("the body is over {MAX_BODY} bytes")}))
+    let health = request.method() == Method::GET && segments == ["api", "v1", "health"];
+    let (status, body) = if !health && !authorized(&serve, &request) {
+        (StatusCode::UNAUTHORIZED, json!({"error": "a bearer token is required (Authorization: Bearer <token>)"}))
+    } else {
+        match (request.method(), segments.as_slice()) {
+            (&Method::GET, ["api", "v1", "health"]) => (StatusCode::OK, json!({"status": "ok"})),
+            (&Method::GET, ["api", "v1", "info"]) => {
+                (StatusCode::OK, json!({"actions": plugin.actions.keys().collect::<Vec<_>>()}))
+            }
+            (&Method::POST, ["actions", action]) | (&Method::POST, ["actions", action, "test"]) => {
+                let test = segments.len() == 3;
+                let action = action.to_string();
+                match Limited::new(request.into_body(), MAX_BODY).collect().await {
+                    Ok(collected) => {
+                        let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
+                        run(&plugin, &options, &text, &action, test).await
+                    }
+                    Err(_) => {
+                        (StatusCode::PAYLOAD_TOO_LARGE, json!({"error": format!("the body is over {MAX_BODY} bytes")}))
+                    }
                 }
             }
+            _ => (
+                StatusCode::NOT_FOUND,
+                json!({"error": "routes: POST /actions/<name>, POST /actions/<name>/test, GET /api/v1/health"}),
+            ),
         }
-        _ => (
-            StatusCode::NOT_FOUND,
-            json!({"error": "routes: POST /actions/<name>, POST /actions/<name>/test, GET /api/v1/health"}),
-        ),
     };
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    Ok(Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_default())
+    let mut response = Response::builder().status(status).header("content-type", "application/json");
+    if status == StatusCode::UNAUTHORIZED {
+        response = response.header("www-authenticate", "Bearer");
+    }
+    Ok(response.body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()))).unwrap_or_default())
 }
 
-/// The route names the action; a body that names none (or another) is run as the route says.
-fn with_action(text: &str, action: &str) -> String {
-    match serde_json::from_str::<Value>(text) {
-        Ok(mut message) => {
-            if let Some(body) = message.get_mut("body").and_then(Value::as_object_mut) {
-                body.insert("action".into(), Value::String(action.to_string()));
-            }
-            message.to_string()
-        }
-        Err(_) => text.to_string(),
+/// One action_start for `action` (the path's), after the checks a client's mistake fails.
+async fn run(plugin: &Plugin, options: &CallOptions, text: &str, action: &str, test: bool) -> (StatusCode, Value) {
+    if !plugin.actions.contains_key(action) {
+        let known = plugin.actions.keys().cloned().collect::<Vec<_>>().join(", ");
+        return client_error(
+            StatusCode::NOT_FOUND,
+            format!("There is no action {action:?}."),
+            &format!("Post to one of: {known}."),
+        );
     }
+    let text = match with_action(text, action) {
+        Ok(text) => text,
+        Err(cause) => {
+            return client_error(
+                StatusCode::BAD_REQUEST,
+                cause,
+                "Send an action_start message (help.md; the harness's `sample` command prints one).",
+            );
+        }
+    };
+    let (event, status, _) = crate::run_message_with_status(plugin, &text, test, options).await;
+    let code = match status {
+        Status::Ok => StatusCode::OK,
+        Status::Malformed => StatusCode::BAD_REQUEST,
+        Status::Refused => StatusCode::FORBIDDEN,
+        Status::ActionError | Status::Crashed => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    (code, event)
+}
+
+/// The message with the path's action: a body may leave `body.action` out, not name another.
+fn with_action(text: &str, action: &str) -> Result<String, String> {
+    let mut message: Value = serde_json::from_str(text)
+        .map_err(|e| format!("The body is not an action_start message: it is not JSON ({e})."))?;
+    let Some(body) = message.get_mut("body").and_then(Value::as_object_mut) else {
+        return Err("The body is not an action_start message: it has no `body` object.".into());
+    };
+    match body.get("action") {
+        None | Some(Value::Null) => {
+            body.insert("action".into(), Value::String(action.to_string()));
+        }
+        Some(Value::String(named)) if named == action => {}
+        Some(named) => {
+            return Err(format!("The body names the action {named}, but it was posted to /actions/{action}."));
+        }
+    }
+    message::parse_action_start(&message.to_string())
+        .map_err(|problem| format!("The body is not an action_start message: {problem}."))?;
+    Ok(message.to_string())
 }

@@ -1278,7 +1278,8 @@ fn run_directory(plugin: &Plugin, seed: u64, users: usize) -> Result<DirectoryRu
         (state["users"].as_array().map_or(0, Vec::len) as u64, state["groups"].as_array().map_or(0, Vec::len) as u64)
     };
     let started = Instant::now();
-    let run = runner.must_with(connection.clone(), "sync_directory", json!({"rewrite_all": true}), DEFAULT_CONCURRENCY)?;
+    let run =
+        runner.must_with(connection.clone(), "sync_directory", json!({"rewrite_all": true}), DEFAULT_CONCURRENCY)?;
     let wall = started.elapsed();
     let (graph, zivver) = (total(&sims.graph_state()), total(&sims.zivver_state()));
     let counts = run.step.output()["counts"].clone();

@@ -259,7 +259,9 @@ fn directory_to_zivver(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
         ["creates", "puts", "patches", "deletes_attempted"].iter().map(|c| counts[c].as_u64().unwrap_or(0)).sum::<u64>()
     };
     show(&workflow.run("test_connection", json!({})))?;
-    println!("  -- the plan (dry run), then the first sync (taking over Zivver's accounts: every user written once) --");
+    println!(
+        "  -- the plan (dry run), then the first sync (taking over Zivver's accounts: every user written once) --"
+    );
     show(&workflow.run("sync_directory", json!({"dry_run": true, "rewrite_all": true})))?;
     show(&workflow.run("sync_directory", json!({"rewrite_all": true})))?;
     let users = sims.graph_state()["directory"]["users"].as_array().cloned().unwrap_or_default();
