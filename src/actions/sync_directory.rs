@@ -59,7 +59,11 @@ pub fn run(ctx: &mut Context, input: SyncDirectoryInput) -> Result<SyncDirectory
 
     let mut counts = DirectoryCounts {
         mailboxes: mailboxes.iter().filter(|m| scope.takes(m.kind, &m.address)).count() as u32,
-        accounts: 0,
+        accounts: users
+            .iter()
+            .filter(|a| scope.takes(Kind::User, &a.address))
+            .chain(groups.iter().filter(|a| scope.takes(Kind::Group, &a.address)))
+            .count() as u32,
         created: 0,
         updated: 0,
         deactivated: 0,
@@ -68,11 +72,6 @@ pub fn run(ctx: &mut Context, input: SyncDirectoryInput) -> Result<SyncDirectory
         failed: 0,
         unfinished: 0,
     };
-    counts.accounts = users
-        .iter()
-        .filter(|a| scope.takes(Kind::User, &a.address))
-        .chain(groups.iter().filter(|a| scope.takes(Kind::Group, &a.address)))
-        .count() as u32;
     let mut results = Vec::with_capacity(changing.len());
     for (planned, outcome) in changing.into_iter().zip(outcomes) {
         let known_id = match &planned.action {

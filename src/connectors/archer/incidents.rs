@@ -262,12 +262,8 @@ impl TicketRequests for Requests {
     }
 
     fn created(&self, key: &str, outcome: Result<Response, HttpError>) -> Result<String, Error> {
-        let what = format!("creating the incident for {key}");
-        let answer: Wrapped<ContentId> = self.api.decode(&what, outcome)?;
-        match answer.requested_object {
-            Some(content) if answer.is_successful => Ok(content.id.to_string()),
-            _ => Err(refused(&what, &answer)),
-        }
+        let created: ContentId = self.api.object(&format!("creating the incident for {key}"), outcome)?;
+        Ok(created.id.to_string())
     }
 
     fn lookup(&self, key: &str) -> Request {

@@ -7,7 +7,7 @@ pub mod models;
 
 use crate::actions::Context;
 use crate::connectors::graph_mail::auth::GraphAuth;
-use crate::connectors::graph_mail::{encode, error_message, next_link_path};
+use crate::connectors::graph_mail::{DEFAULT_GRAPH, DEFAULT_LOGIN, encode, error_message, next_link_path, origin};
 use crate::connectors::{Directory, Mailbox, System};
 use crate::desk::given;
 use crate::error::Error;
@@ -16,8 +16,6 @@ use crate::types::Connection;
 use std::rc::Rc;
 
 pub const SERVICE: &str = "Microsoft Graph";
-const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
-const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 
 pub const SYSTEM: System = System {
     name: "graph_directory",
@@ -71,12 +69,6 @@ pub struct GraphDirectory {
     pub origin: Rc<Origin>,
     pub auth: GraphAuth,
     login: Rc<Origin>,
-}
-
-fn origin(field: &str, value: Option<&str>, default: &str) -> Result<Rc<Origin>, Error> {
-    Origin::parse(value.unwrap_or(default)).map(Rc::new).map_err(|problem| {
-        Error::invalid(field, problem, format!("Leave it out for {default}, or give an https:// URL."))
-    })
 }
 
 impl GraphDirectory {

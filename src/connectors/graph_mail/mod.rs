@@ -18,8 +18,8 @@ use auth::GraphAuth;
 use std::rc::Rc;
 
 pub const SERVICE: &str = "Microsoft Graph";
-const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
-const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
+pub const DEFAULT_LOGIN: &str = "https://login.microsoftonline.com";
+pub const DEFAULT_GRAPH: &str = "https://graph.microsoft.com";
 const DEFAULT_FOLDER: &str = "inbox";
 /// Graph allows 4 concurrent requests per mailbox; a fifth is answered 429.
 pub const MAX_CONCURRENT: usize = 4;
@@ -98,7 +98,8 @@ pub struct GraphApi {
     pub mailbox: String,
 }
 
-fn origin(field: &str, value: Option<&str>, default: &str) -> Result<Rc<Origin>, Error> {
+/// A Graph or login origin from the connection, or the public cloud's.
+pub fn origin(field: &str, value: Option<&str>, default: &str) -> Result<Rc<Origin>, Error> {
     Origin::parse(value.unwrap_or(default)).map(Rc::new).map_err(|problem| {
         Error::invalid(field, problem, format!("Leave it out for {default}, or give an https:// URL."))
     })
