@@ -33,8 +33,15 @@ pub mod types {
         SyncBackOutput, SyncBackResult, SyncDirectoryInput, SyncDirectoryOutput, TestConnectionOutput, TicketFields,
         TicketOutput, UnmatchedAccount, UpdateTicketInput,
     };
+    pub use crate::bindings::exports::psa_bridge::plugin::actions::{
+        Drift, DriftKind, SyncAction, SyncBackOptions, SyncCounts, SyncInput, SyncItem, SyncOutput, SyncPost, SyncRead,
+        SyncState, SyncStep,
+    };
     pub use crate::bindings::exports::psa_bridge::plugin::connection::*;
     pub use crate::bindings::exports::psa_bridge::plugin::model::*;
+    pub use crate::bindings::exports::psa_bridge::plugin::triggers::{
+        NewOrChangedTicketsInput, TicketChange, TicketEvent, TicketPoll, TriggerState,
+    };
 }
 
 pub mod actions;
@@ -121,6 +128,31 @@ mod component {
             input: SyncDirectoryInput,
         ) -> Result<SyncDirectoryOutput, PluginError> {
             actions::run(&connection, |ctx| actions::sync_directory::run(ctx, input))
+        }
+
+        fn sync(connection: Connection, input: SyncInput) -> Result<SyncOutput, PluginError> {
+            actions::run(&connection, |ctx| actions::sync::run(ctx, input))
+        }
+    }
+
+    impl crate::bindings::exports::psa_bridge::plugin::tasks::Guest for Component {
+        fn sync_pair(
+            connection: Connection,
+            mut input: SyncInput,
+            state: Option<SyncState>,
+        ) -> Result<SyncOutput, PluginError> {
+            input.state = state;
+            actions::run(&connection, |ctx| actions::sync::run(ctx, input))
+        }
+    }
+
+    impl crate::bindings::exports::psa_bridge::plugin::triggers::Guest for Component {
+        fn new_or_changed_tickets(
+            connection: Connection,
+            input: NewOrChangedTicketsInput,
+            state: Option<TriggerState>,
+        ) -> Result<TicketPoll, PluginError> {
+            actions::run(&connection, |ctx| actions::new_or_changed_tickets::run(ctx, input, state))
         }
     }
 

@@ -3,7 +3,9 @@
 pub mod get_accounts;
 pub mod get_tickets;
 pub mod match_companies;
+pub mod new_or_changed_tickets;
 pub mod post_tickets;
+pub mod sync;
 pub mod sync_back;
 pub mod sync_directory;
 pub mod test_connection;
