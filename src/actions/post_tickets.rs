@@ -9,13 +9,19 @@ use crate::types::{PostOutcome, PostTicketsInput, PostTicketsOutput, Ticket};
 
 pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutput, Error> {
     let mut destination = connectors::destination(ctx.connection, input.destination.as_deref(), "post_tickets")?;
-    Ok(post(ctx, destination.as_mut(), &input)?.output)
+    Ok(post(ctx, destination.as_mut(), &input, &[])?.output)
 }
 
-/// Posts, then tells the sources what the destination now holds (sync posts through it too).
-pub fn post(ctx: &mut Context, destination: &mut dyn Destination, input: &PostTicketsInput) -> Result<Posted, Error> {
+/// Posts, then tells the sources what the destination now holds (sync posts through it too; its
+/// dry runs pass the (account, company) links their link step plans).
+pub fn post(
+    ctx: &mut Context,
+    destination: &mut dyn Destination,
+    input: &PostTicketsInput,
+    planned_links: &[(String, String)],
+) -> Result<Posted, Error> {
     let system = destination.system();
-    let posted = post::run(ctx, destination.tickets(), system, input)?;
+    let posted = post::run(ctx, destination.tickets(), system, input, planned_links)?;
     if !posted.output.dry_run {
         tell_sources(ctx, input, &posted.output);
     }

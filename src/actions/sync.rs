@@ -12,8 +12,8 @@ use crate::sync::link::{self, LinkOptions};
 use crate::sync::pair::{self, Progress, SourceTicket};
 use crate::sync::{back, keys, resume};
 use crate::types::{
-    Account, Drift, GetAccountsInput, GetTicketsInput, MatchCompaniesOutput, PostTicketsInput, SearchTicketsInput,
-    SyncBackInput, SyncCounts, SyncInput, SyncOutput, SyncPost, SyncRead, Ticket,
+    Account, Drift, FieldUpdate, GetAccountsInput, GetTicketsInput, MatchCompaniesOutput, PostTicketsInput,
+    SearchTicketsInput, SyncBackInput, SyncCounts, SyncInput, SyncOutput, SyncPost, SyncRead, Ticket,
 };
 use std::collections::HashSet;
 
@@ -89,7 +89,16 @@ pub fn run(ctx: &mut Context, input: SyncInput) -> Result<SyncOutput, Error> {
     let to_post: Vec<Ticket> =
         tickets.tickets.iter().zip(&chosen).filter(|(_, chosen)| **chosen).map(|(t, _)| t.clone()).collect();
     let post_input = post_input(&post_options, to_post, state.post_cursor.as_deref(), dry_run);
-    let posted = post_tickets::post(ctx, destination.as_mut(), &post_input)?;
+    let planned_links: Vec<(String, String)> = match &linked {
+        Some((_, output)) if dry_run => output
+            .matched
+            .iter()
+            .filter(|m| m.update == FieldUpdate::WouldUpdate)
+            .map(|m| (m.account_id.trim().to_string(), m.company_id.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let posted = post_tickets::post(ctx, destination.as_mut(), &post_input, &planned_links)?;
     items.extend(pair::post_items(&posted.output, |status| posted.closes(status)));
 
     let read_done = tickets.next_cursor.is_none() && posted.output.next_cursor.is_none();

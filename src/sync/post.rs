@@ -206,6 +206,7 @@ pub fn run(
     writer: &mut dyn TicketWriter,
     destination: &'static System,
     input: &PostTicketsInput,
+    planned_links: &[(String, String)],
 ) -> Result<Posted, Error> {
     let dry_run = input.dry_run.unwrap_or(false);
     let takes_notes = writer.parts().1.takes_notes();
@@ -273,6 +274,14 @@ pub fn run(
         let source = connectors::by_name(name).unwrap_or(destination);
         for (account, ids) in writer.companies_by_account(ctx, source, &accounts)? {
             companies.insert((name, account), ids);
+        }
+    }
+    // A dry run plans with the links its own link step would have written.
+    for (account, company) in planned_links {
+        for name in input.tickets.iter().filter(|t| t.account_id.trim() == account).map(|t| t.system.trim()) {
+            if let Some(system) = connectors::by_name(name) {
+                companies.entry((system.name, account.clone())).or_insert_with(|| vec![company.clone()]);
+            }
         }
     }
     // A ticket is looked up only when it has somewhere to go: a skipped one would cost a request

@@ -5,6 +5,7 @@ use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_sim::{SimConfig, Simulators};
 use psa_bridge_workflow::{Step, Workflow, component_path};
 use serde_json::Value;
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -127,4 +128,53 @@ pub fn chaos_seeds(default: u64) -> Vec<u64> {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![default])
+}
+
+/// Every ARMOR ticket of a matched account is on the board once, with its company, status and
+/// one note per comment; nothing else is.
+pub fn assert_posted_exactly_once(sims: &Simulators, matched: &BTreeMap<u64, u64>) {
+    let state = sims.connectwise_state();
+    let board = sims.dataset().armor_board_id().unwrap();
+    let mut by_key: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for ticket in state["tickets"].as_array().unwrap() {
+        if let Some(key) = ticket["externalXRef"].as_str() {
+            by_key.entry(key.strip_prefix("armor:").unwrap_or(key).to_string()).or_default().push(ticket);
+        }
+    }
+    let mut posted = 0;
+    for armor in &sims.dataset().armor.tickets {
+        let found = by_key.get(&armor.issue_key_id).map(Vec::as_slice).unwrap_or_default();
+        match matched.get(&(armor.account_id as u64)) {
+            None => assert!(found.is_empty(), "{} has no company yet was posted", armor.issue_key_id),
+            Some(company) => {
+                assert_eq!(found.len(), 1, "{} is on the board {} times", armor.issue_key_id, found.len());
+                let ticket = found[0];
+                assert_eq!(ticket["company"]["id"], *company, "{}", armor.issue_key_id);
+                assert_eq!(ticket["board"]["id"], board);
+                assert!(ticket["summary"].as_str().unwrap().chars().count() <= 100);
+                let notes = state["notes"][ticket["id"].to_string()].as_array().cloned().unwrap_or_default();
+                for comment in &armor.comments {
+                    let marker = format!("[psa-bridge armor comment {}]", comment.id);
+                    let copies = notes.iter().filter(|n| n["text"].as_str().unwrap_or("").contains(&marker)).count();
+                    assert_eq!(copies, 1, "{} comment {} appears {copies} times", armor.issue_key_id, comment.id);
+                }
+                posted += 1;
+            }
+        }
+    }
+    assert!(posted > 0);
+}
+
+pub fn matched_map(output: &Value) -> BTreeMap<u64, u64> {
+    output["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["account_id"].as_str().unwrap().parse::<u64>().unwrap(),
+                m["company_id"].as_str().unwrap().parse::<u64>().unwrap(),
+            )
+        })
+        .collect()
 }
