@@ -334,3 +334,28 @@ fn chaos_converges_with_nothing_lost_or_duplicated() {
         chaos(seed);
     }
 }
+
+/// `sync` for the pair: no companies to link and no tickets to compare, so it reads, posts and
+/// keeps the checkpoint; new mail arrives once, and a run from the state reads 3 requests' worth.
+#[test]
+fn sync_posts_the_folder_once_and_a_run_from_its_state_posts_only_new_mail() {
+    let (sims, connection) = sims(53, 30);
+    let workflow = workflow(connection);
+    let input = json!({"source": "graph_mail", "destination": "archer", "post": {"archer": archer_options()}});
+    let first = workflow.run("sync", input.clone());
+    let output = expect_ok(&first).clone();
+    assert_eq!(output["counts"]["post"]["created"], 30, "{:#}", output["counts"]);
+    assert!(output["counts"]["link"].is_null(), "Archer has no companies");
+    assert_eq!(output["drift"], json!([]));
+    assert_each_message_once(&sims);
+
+    sims.graph_deliver(json!({"count": 2})).unwrap();
+    let mut next = input.clone();
+    next["state"] = output["state"].clone();
+    let second = workflow.run("sync", next);
+    let again = expect_ok(&second);
+    assert_eq!((again["counts"]["read"].as_u64(), again["counts"]["post"]["created"].as_u64()), (Some(2), Some(2)));
+    assert_each_message_once(&sims);
+    assert_eq!(sims.archer_state()["counts"]["duplicates"], 0);
+    assert_no_secrets_here(&sims, &[first, second]);
+}

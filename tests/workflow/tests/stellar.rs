@@ -579,3 +579,47 @@ fn a_case_changed_after_the_read_is_deferred_and_crosses_on_the_next_cycle() {
         .count();
     assert_eq!(in_halo, 1, "the analyst's comment is in Halo once");
 }
+
+/// `sync` for Stellar Cyber <-> Halo: one call per cycle links, posts and carries back; the state
+/// keeps both checkpoints, so a technician's close resolves the case once and a quiet run writes nothing.
+#[test]
+fn sync_carries_cases_to_halo_and_a_technicians_close_back_once() {
+    let (sims, connection) = sims(7, 60, "halo");
+    let workflow = workflow(connection);
+    let input = json!({
+        "source": "stellar_cyber", "destination": "halo",
+        "read": {"min_score": MIN_SCORE}, "post": {"priority_map": priority_map("halo")},
+    });
+    let run = |state: &Value| {
+        let mut input = input.clone();
+        if !state.is_null() {
+            input["state"] = state.clone();
+        }
+        let step = workflow.run("sync", input);
+        expect_ok(&step).clone()
+    };
+    let first = run(&Value::Null);
+    assert!(first["counts"]["link"]["matched"].as_u64() > Some(0));
+    assert!(first["counts"]["back"].is_object(), "sync back ran");
+    let links = links(&link(&workflow));
+    let posted = assert_cases_posted_once(&sims, &links, look_back_ms());
+    assert_eq!(first["counts"]["post"]["created"].as_u64(), Some(posted as u64));
+
+    let quiet = writes(&sims);
+    let second = run(&first["state"]);
+    assert_eq!(writes(&sims), quiet, "a quiet run writes nothing: {:#}", second["counts"]);
+
+    let by_key = halo_tickets_by_key(&sims);
+    let (key, tickets) = by_key.iter().next().unwrap();
+    let ticket = tickets[0]["id"].as_u64().unwrap().to_string();
+    expect_ok(
+        &workflow.run("close_ticket", json!({"destination": "halo", "ticket_id": ticket, "resolution": "Done."})),
+    );
+    let third = run(&second["state"]);
+    assert_eq!(case(&sims, key)["status"], "Resolved", "{:#}", third["items"]);
+    assert!(third["items"].as_array().unwrap().iter().any(|i| i["step"] == "back" && i["key"] == *key));
+    let quiet = writes(&sims);
+    run(&third["state"]);
+    assert_eq!(writes(&sims), quiet, "the run after writes nothing");
+    assert_cases_posted_once(&sims, &links, look_back_ms());
+}
