@@ -10,6 +10,7 @@ Prose blocks are put back where their name says:
   description      after the plugin description, before `# Key Features`
   setup            right after `## Setup`, before the connection table
   action:<name>    after the action's description, before its `##### Input`
+  trigger:<name>, task:<name>   the same for a trigger or a task
   troubleshooting  after the generated troubleshooting list, before `# Version History`
 
 Usage: help_md.py [--plugin DIR] [--outputs DIR] [--check]
@@ -26,6 +27,8 @@ import tempfile
 
 import yaml
 
+# Prose block kinds placed in a generated section: kind -> (spec section, help.md part).
+PARTS = {"action": ("actions", "Actions"), "trigger": ("triggers", "Triggers"), "task": ("tasks", "Tasks")}
 PROSE = re.compile(r"<!-- prose:(\S+) -->\n.*?<!-- /prose:\1 -->\n", re.DOTALL)
 
 
@@ -43,9 +46,9 @@ def generate(spec: dict) -> str:
             return f.read()
 
 
-def action_section(text: str, title: str) -> tuple:
-    """(start, end) of the `#### <title>` section inside `### Actions`."""
-    actions = text.index("\n### Actions\n")
+def action_section(text: str, title: str, part: str = "Actions") -> tuple:
+    """(start, end) of the `#### <title>` section inside `### <part>` (Actions, Triggers, Tasks)."""
+    actions = text.index(f"\n### {part}\n")
     start = text.index(f"\n#### {title}\n", actions) + 1
     ends = [i for i in (text.find("\n#### ", start), text.find("\n### ", start)) if i != -1]
     return start, (min(ends) + 1) if ends else len(text)
@@ -94,11 +97,13 @@ def build(spec: dict, current: str, outputs_dir: str = None) -> str:
             text = text[:i] + "\n" + block + text[i:]
         elif name == "troubleshooting":
             text = insert_before(text, "# Version History\n", block + "\n")
-        elif name.startswith("action:"):
-            action = actions.get(name[len("action:"):])
+        elif name.split(":")[0] in PARTS:
+            kind, _, key = name.partition(":")
+            section, part = PARTS[kind]
+            action = (spec.get(section) or {}).get(key)
             if not action:
-                sys.exit(f"help.md has a prose block for an action the spec lacks: {name}")
-            start, end = action_section(text, action["title"])
+                sys.exit(f"help.md has a prose block for a {kind} the spec lacks: {name}")
+            start, end = action_section(text, action["title"], part)
             anchor = "##### Input" if "##### Input" in text[start:end] else "##### Output"
             text = insert_before(text, anchor, block + "\n", start)
         else:

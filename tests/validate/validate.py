@@ -202,6 +202,10 @@ def check_object(value: dict, fields: dict, types: dict, path: str, problems: li
             problems.append(f"{path}.{key} is required")
 
 
+# Sample messages: type -> (spec section, the body key naming it).
+STARTS = {"action_start": ("actions", "action"), "task_start": ("tasks", "task"), "trigger_start": ("triggers", "trigger")}
+
+
 def check_samples(plugin: str, spec: dict) -> list:
     problems = []
     types = spec.get("types") or {}
@@ -213,17 +217,19 @@ def check_samples(plugin: str, spec: dict) -> list:
             with open(os.path.join(tests, name), encoding="utf-8") as f:
                 message = json.load(f)
             body = message["body"]
-            assert message.get("version") == "v1" and message.get("type") == "action_start"
+            kind = message.get("type", "")
+            assert message.get("version") == "v1" and kind in STARTS
         except Exception:
-            problems.append(f"tests/{name}: not an action_start message")
+            problems.append(f"tests/{name}: not an action_start, task_start or trigger_start message")
             continue
-        action = body.get("action")
-        if action == "test_connection":
+        section, key = STARTS[kind]
+        action = body.get(key)
+        if action == "test_connection" and kind == "action_start":
             inputs = {}
-        elif action in (spec.get("actions") or {}):
-            inputs = spec["actions"][action].get("input") or {}
+        elif action in (spec.get(section) or {}):
+            inputs = spec[section][action].get("input") or {}
         else:
-            problems.append(f"tests/{name}: unknown action {action!r}")
+            problems.append(f"tests/{name}: unknown {key} {action!r}")
             continue
         check_object(body.get("input") or {}, inputs, types, f"tests/{name}: input", problems)
         check_object(body.get("connection") or {}, spec.get("connection") or {}, types,
@@ -349,8 +355,7 @@ def breaks():
          spec_edit(set_(["actions", "get_accounts", "title"], "Get Accounts \u2013 All"))),
         ("an upper-case plugin name", "NameValidator", spec_edit(set_(["name"], "PSA_bridge"))),
         ("a capitalised vendor", "VendorValidator", spec_edit(set_(["vendor"], "Psabridge"))),
-        ("a trigger without enable_cache", "EnableCacheValidator",
-         spec_edit(set_(["triggers"], {"new_ticket": {"title": "New Ticket", "description": "A new ticket"}}))),
+        ("triggers without enable_cache", "EnableCacheValidator", spec_edit(set_(["enable_cache"], False))),
         ("an output count is a string", "OutputValidator",
          edit_output("get_accounts", lambda o: o.update(count="three"))),
         ("an output enum value the spec does not list", "OutputValidator",

@@ -14,6 +14,9 @@ custom type under `types:` with the same fields. Field by field:
                  bool -> boolean; list<T> -> []T; a WIT enum -> string with `enum:` listing its cases in
                  snake_case; a WIT record -> the custom type of the same name, except `login`
                  (username, password) -> the platform's credential_username_password
+Tasks and triggers are the functions of the interfaces `tasks` and `triggers`, described under `tasks:` and
+`triggers:`: a task's input and output are its `input` and result records; a trigger's output is one event, the
+element record of its result's `events` list.
 `test-connection` is the platform's built-in connection test, not a spec action; its output is not described.
 `allowed-origins` (interface registry) tells a host which origins a connection may call; it is not a platform
 action either.
@@ -73,9 +76,13 @@ def parse_wit(text: str, duplicates: list = None):
             records[name] = fields
         else:
             enums[name] = [c.strip() for c in body.split(",") if c.strip()]
-    for name, params, result in re.findall(r"([\w-]+)\s*:\s*func\s*\((.*?)\)\s*->\s*([^;]+);", text, re.DOTALL):
+    # Each function belongs to the interface whose header comes last before it.
+    headers = [(m.start(), m.group(1)) for m in re.finditer(r"\binterface\s+([\w-]+)\s*\{", text)]
+    for m in re.finditer(r"([\w-]+)\s*:\s*func\s*\((.*?)\)\s*->\s*([^;]+);", text, re.DOTALL):
+        name, params, result = m.groups()
+        interface = next((n for start, n in reversed(headers) if start < m.start()), "")
         funcs[name] = ({p.split(":")[0].strip(): p.split(":", 1)[1].strip() for p in split_top(params)},
-                       result.strip())
+                       result.strip(), interface)
     return records, enums, funcs
 
 
@@ -178,21 +185,23 @@ def check(plugin: str) -> list:
             checker.problems.append(f"WIT record {name} no longer has the shape of {base}")
 
     checker.fields(records["connection"], spec.get("connection"), "connection")
-    actions = spec.get("actions") or {}
-    exported = {snake(n) for n in funcs if n not in BUILT_IN}
-    for name in actions:
-        if name not in exported:
-            checker.problems.append(f"actions.{name}: in the spec, not exported by the WIT")
-    for func, (params, result) in funcs.items():
-        if func in BUILT_IN:
-            continue
-        name = snake(func)
-        if name not in actions:
-            checker.problems.append(f"actions.{name}: exported by the WIT, not in the spec")
-            continue
-        output = re.match(r"result<\s*([\w-]+)\s*,", result)
-        checker.fields(records[params["input"]], actions[name].get("input"), f"actions.{name}.input")
-        checker.fields(records[output.group(1)], actions[name].get("output"), f"actions.{name}.output")
+    # Actions, tasks and triggers: the functions of the interface of the same name. A trigger's
+    # output is one event: the element of its poll's `events` list.
+    for section, interface in (("actions", "actions"), ("tasks", "tasks"), ("triggers", "triggers")):
+        described = spec.get(section) or {}
+        exported = {snake(n): (p, r) for n, (p, r, i) in funcs.items() if i == interface and n not in BUILT_IN}
+        for name in described:
+            if name not in exported:
+                checker.problems.append(f"{section}.{name}: in the spec, not exported by the WIT {interface}")
+        for name, (params, result) in exported.items():
+            if name not in described:
+                checker.problems.append(f"{section}.{name}: exported by the WIT {interface}, not in the spec")
+                continue
+            output = re.match(r"result<\s*([\w-]+)\s*,", result).group(1)
+            if section == "triggers":
+                output = records[output]["events"][5:-1]
+            checker.fields(records[params["input"]], described[name].get("input"), f"{section}.{name}.input")
+            checker.fields(records[output], described[name].get("output"), f"{section}.{name}.output")
 
     for name in checker.types:
         if name not in checker.reached:

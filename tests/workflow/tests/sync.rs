@@ -88,7 +88,6 @@ fn sync_does_what_the_chained_actions_do_and_a_second_run_reads_only_what_change
     let workflow = workflow(sims.connection());
     let first = workflow.run("sync", json!({}));
     let output = expect_ok(&first).clone();
-    save_output(&first);
     assert_eq!(output["has_more"], false);
     for count in ["created", "updated", "notes_added", "skipped", "failed"] {
         assert_eq!(output["counts"]["post"][count], chain_post["counts"][count], "{count}: {:#}", output["counts"]);
@@ -201,8 +200,9 @@ fn the_drift_report_finds_what_was_planted_and_nothing_else() {
     let ticket = created["target"].as_str().unwrap();
     expect_ok(&workflow.run("close_ticket", json!({"ticket_id": ticket})));
     let written = writes(&sims);
-    let next = workflow.run("sync", json!({"state": output["state"], "reconcile": true}));
-    let next = expect_ok(&next).clone();
+    let next_step = workflow.run("sync", json!({"state": output["state"], "reconcile": true}));
+    save_output(&next_step);
+    let next = expect_ok(&next_step).clone();
     let drift = found(&next);
     assert_eq!(
         drift["closed_in_destination"],
