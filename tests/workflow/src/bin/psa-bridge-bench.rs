@@ -131,6 +131,20 @@ fn main() -> Result<()> {
     println!("\n== Third run: the whole chain again without since, a full re-check of every ticket ==");
     let full = run_chain(&runner, &data, login, DEFAULT_CONCURRENCY, None)?;
     print_run(&full.rows);
+    println!(
+        "\n== sync on MSP-L: a first call (it reconciles; the board already holds every ticket), then a steady-state cycle with nothing changed =="
+    );
+    let sync = run_sync(&runner)?;
+    println!(
+        "  reconciling call: {} requests ({} writes) in {:.1} s, {} drift entries; steady-state cycle: {} requests ({} writes) in {:.2} s",
+        sync.first_requests,
+        sync.first_writes,
+        sync.first_wall.as_secs_f64(),
+        sync.drift,
+        sync.steady_requests,
+        sync.steady_writes,
+        sync.steady_wall.as_secs_f64()
+    );
     let (first_total, first_bound) = (total(&first.rows, Row::requests), total(&first.rows, Row::bound));
     let (first_reads, rerun_reads, rerun_writes) =
         (total(&first.rows, Row::reads), total(&second.rows, Row::reads), total(&second.rows, Row::writes));
@@ -302,6 +316,17 @@ fn main() -> Result<()> {
         ),
         ("writes, second run".into(), rerun_writes.to_string(), "0".into(), verdict(rerun_writes == 0)),
         (
+            "sync, steady-state cycle (MSP-L)".into(),
+            format!(
+                "{} requests, {} writes, {:.2} s",
+                sync.steady_requests,
+                sync.steady_writes,
+                sync.steady_wall.as_secs_f64()
+            ),
+            "0 writes".into(),
+            verdict(sync.steady_writes == 0),
+        ),
+        (
             "reads, second run vs first run".into(),
             format!("{rerun_reads} vs {first_reads}"),
             "<= first run".into(),
@@ -442,6 +467,10 @@ fn main() -> Result<()> {
         "full_recheck_reads": full_reads,
         "full_recheck_writes": full_writes,
         "full_recheck_run": rows_json(&full.rows),
+        "sync": {"first_requests": sync.first_requests, "first_writes": sync.first_writes,
+                 "first_wall_s": sync.first_wall.as_secs_f64(), "drift": sync.drift,
+                 "steady_requests": sync.steady_requests, "steady_writes": sync.steady_writes,
+                 "steady_wall_s": sync.steady_wall.as_secs_f64()},
         "speedup": speedup,
         "speedup_slice": {"accounts": slice_size, "requests": fast.requests, "identical": identical,
                           "wall_s_concurrency_1": slow.wall.as_secs_f64(), "wall_s_default": fast.wall.as_secs_f64()},
@@ -1167,6 +1196,55 @@ fn run_stellar(plugin: &Plugin, seed: u64, cases: usize) -> Result<StellarRun> {
         quiet_reads: quiet_requests - quiet_writes,
         quiet_writes,
         quiet_wall,
+    })
+}
+
+struct SyncRun {
+    first_requests: u64,
+    first_writes: u64,
+    first_wall: Duration,
+    drift: usize,
+    steady_requests: u64,
+    steady_writes: u64,
+    steady_wall: Duration,
+}
+
+/// `sync` on the scenario's simulators after the chained runs: a first call without state (it
+/// reconciles: reads everything, posts what is missing, reports the drift), then one with its
+/// state, nothing having changed: what a scheduled cycle costs at rest.
+fn run_sync(runner: &Runner) -> Result<SyncRun> {
+    let counts = || {
+        let (mut requests, mut writes) = (0, 0);
+        for state in [runner.sims.armor_state(), runner.sims.connectwise_state()] {
+            for (route, n) in state["requests"].as_object().cloned().unwrap_or_default() {
+                let n = n.as_u64().unwrap_or(0);
+                requests += n;
+                if ["POST /service", "PATCH", "PUT", "POST /company"].iter().any(|w| route.starts_with(w)) {
+                    writes += n;
+                }
+            }
+        }
+        (requests, writes)
+    };
+    let before = counts();
+    let started = Instant::now();
+    let first = runner.must("sync", json!({}), DEFAULT_CONCURRENCY)?;
+    let first_wall = started.elapsed();
+    let middle = counts();
+    let output = first.step.output();
+    let drift = output["drift"].as_array().map_or(0, Vec::len);
+    let started = Instant::now();
+    runner.must("sync", json!({"state": output["state"]}), DEFAULT_CONCURRENCY)?;
+    let steady_wall = started.elapsed();
+    let after = counts();
+    Ok(SyncRun {
+        first_requests: middle.0 - before.0,
+        first_writes: middle.1 - before.1,
+        first_wall,
+        drift,
+        steady_requests: after.0 - middle.0,
+        steady_writes: after.1 - middle.1,
+        steady_wall,
     })
 }
 

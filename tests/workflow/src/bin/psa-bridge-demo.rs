@@ -55,6 +55,10 @@ fn main() -> Result<()> {
     println!("\n== Scheduled run (since = the last run's next_since: only changed tickets are read) ==");
     let scheduled = run_chain(&workflow, &sims, &connectwise, second.next_since.as_ref())?;
 
+    // The same pair in one call per cycle: the state carries the checkpoints from call to call.
+    println!("\n== ARMOR -> ConnectWise with sync: one call per cycle, the state kept between calls ==");
+    let sync_quiet = sync_cycles(&workflow, &sims)?;
+
     // The same ARMOR into Halo: one connection section swapped, the same chain. The simulator's
     // 300-per-5-minutes limit is off here so the demo stays short (make bench measures the pacing).
     println!("\n== ARMOR -> Halo ({}): first run ==", sims.halo_url());
@@ -135,6 +139,10 @@ fn main() -> Result<()> {
         if directory_quiet == 0 { "in step" } else { "NOT in step" }
     );
     println!(
+        "Sync ARMOR -> ConnectWise: a cycle with nothing changed wrote {sync_quiet} — {}.",
+        if sync_quiet == 0 { "in step" } else { "NOT in step" }
+    );
+    println!(
         "Mailbox -> Archer: a restart without state created {restart_creates} incidents — {}.",
         if restart_creates == 0 { "exactly once" } else { "DUPLICATES" }
     );
@@ -145,10 +153,54 @@ fn main() -> Result<()> {
         || quiet_writes != 0
         || restart_creates != 0
         || directory_quiet != 0
+        || sync_quiet != 0
     {
         bail!("the demo did not behave as expected");
     }
     Ok(())
+}
+
+/// A first sync (it reconciles: everything read, what is missing posted, the drift reported), then
+/// a cycle from its state with nothing changed; returns that cycle's ConnectWise writes.
+fn sync_cycles(workflow: &Workflow, sims: &Simulators) -> Result<u64> {
+    let summary = |output: &Value| {
+        let post = &output["counts"]["post"];
+        println!(
+            "  read {}, created {}, updated {}, notes {}, skipped {}; {} items; state since {}",
+            output["counts"]["read"],
+            post["created"],
+            post["updated"],
+            post["notes_added"],
+            post["skipped"],
+            output["items"].as_array().map_or(0, Vec::len),
+            output["state"]["since"]
+        );
+    };
+    let first = workflow.run("sync", json!({}));
+    let output = first.output().clone();
+    if !first.ok {
+        bail!("sync failed: {}", first.error());
+    }
+    println!("  -- the first call reconciles --");
+    summary(&output);
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    for drift in output["drift"].as_array().into_iter().flatten() {
+        *kinds.entry(drift["kind"].as_str().unwrap_or("?").to_string()).or_default() += 1;
+    }
+    println!("  drift: {kinds:?}");
+    let before = writes(&sims.connectwise_state());
+    let (requests_before, started) =
+        (requests_served(&sims.armor_state()) + requests_served(&sims.connectwise_state()), Instant::now());
+    let next = workflow.run("sync", json!({"state": output["state"]}));
+    if !next.ok {
+        bail!("sync failed: {}", next.error());
+    }
+    println!("  -- the next cycle, nothing changed --");
+    summary(next.output());
+    let requests = requests_served(&sims.armor_state()) + requests_served(&sims.connectwise_state()) - requests_before;
+    let quiet = writes(&sims.connectwise_state()) - before;
+    println!("  {requests} requests, {quiet} writes in {:.2} s", started.elapsed().as_secs_f64());
+    Ok(quiet)
 }
 
 /// Links Stellar's tenants, then runs the two-way cycle three times: the first brings the cases
