@@ -69,17 +69,7 @@ fn match_companies_agrees_with_the_ground_truth_and_a_rerun_writes_nothing() {
     let output = match_all(&workflow);
 
     let truth = &sims.dataset().truth;
-    let matched: BTreeMap<u64, u64> = output["matched"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            (
-                m["account_id"].as_str().unwrap().parse::<u64>().unwrap(),
-                m["company_id"].as_str().unwrap().parse::<u64>().unwrap(),
-            )
-        })
-        .collect();
+    let matched = matched_map(&output);
     let ambiguous: BTreeSet<u64> = output["ambiguous"]
         .as_array()
         .unwrap()
