@@ -108,7 +108,7 @@ fn an_action_that_fails_is_500_with_its_error_and_no_secret() {
     assert_eq!(status, 500, "{event:#}");
     assert_eq!(sent, 0);
     assert_eq!(event["body"]["status"], "error");
-    assert!(event["body"]["error"]["cause"].as_str().unwrap().contains("armor"), "{event:#}");
+    assert!(event["body"]["error"]["cause"].as_str().unwrap().contains("source system"), "{event:#}");
     assert!(event["body"].get("output").is_none());
     assert!(!event.to_string().contains(CLIENT_SECRET));
 }
