@@ -350,7 +350,7 @@ def breaks():
         ("an upper-case plugin name", "NameValidator", spec_edit(set_(["name"], "PSA_bridge"))),
         ("a capitalised vendor", "VendorValidator", spec_edit(set_(["vendor"], "Psabridge"))),
         ("a trigger without enable_cache", "EnableCacheValidator",
-         spec_edit(set_(["triggers"], {"new_ticket": {"title": "New Ticket", "description": "A new ticket"}}))),
+         spec_edit(lambda s: s.update(enable_cache=False, triggers={"new_ticket": {"title": "New Ticket", "description": "A new ticket"}}))),
         ("an output count is a string", "OutputValidator",
          edit_output("get_accounts", lambda o: o.update(count="three"))),
         ("an output enum value the spec does not list", "OutputValidator",
