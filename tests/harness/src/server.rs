@@ -157,7 +157,9 @@ async fn webhook(
             );
         }
     };
-    let answer = match plugin.handle_http(Request::from_parts(parts, Full::new(body)), &serve.webhook_env, options).await
+    let answer = match plugin
+        .handle_http(Request::from_parts(parts, Full::new(body)), &serve.webhook_env, options)
+        .await
     {
         Ok(answer) => answer,
         Err(failure) => {

@@ -74,7 +74,8 @@ fn request(address: &str, method: &str, path: &str, authorization: Option<&str>,
     let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let (head, body) = answer.split_once("\r\n\r\n").unwrap_or_default();
     // The component's answers may come chunked.
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.to_string() };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { unchunk(body) } else { body.to_string() };
     assert!(!answer.contains(SECRET) && !answer.contains(CLIENT_SECRET), "a secret in an answer: {answer}");
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
@@ -153,7 +154,8 @@ fn webhooks_are_answered_by_the_component_and_their_events_printed() {
     // The actions and the token, as before.
     assert_eq!(request(&served.address, "GET", "/api/v1/health", None, "").0, 200);
     assert_eq!(request(&served.address, "POST", "/actions/test_connection", None, &test_connection(&halo)).0, 401);
-    let (status, event) = request(&served.address, "POST", "/actions/test_connection", Some(&bearer), &test_connection(&halo));
+    let (status, event) =
+        request(&served.address, "POST", "/actions/test_connection", Some(&bearer), &test_connection(&halo));
     assert_eq!(status, 200, "{event:#}");
     assert_eq!(event["body"]["output"]["services"][0]["service"], "halo");
     no_more_lines(&served.stdout);
@@ -174,7 +176,8 @@ fn webhooks_are_answered_by_the_component_and_their_events_printed() {
     assert_eq!(printed[1]["body"]["trigger"], "ticket_status_changed");
     assert!(printed[1]["body"]["output"]["event_id"].as_str().unwrap().starts_with("halo:9002:"));
     // Bearer works too; the same delivery again gives the same event ids.
-    let (status, again) = request(&served.address, "POST", "/webhooks/halo", Some(&format!("Bearer {SECRET}")), &delivery());
+    let (status, again) =
+        request(&served.address, "POST", "/webhooks/halo", Some(&format!("Bearer {SECRET}")), &delivery());
     assert_eq!(status, 200);
     assert_eq!(again["events"], answer["events"]);
     for _ in 0..2 {
@@ -183,7 +186,8 @@ fn webhooks_are_answered_by_the_component_and_their_events_printed() {
 
     // Refusals: nothing printed.
     for authorization in [None, Some(basic("wrong")), Some(bearer.clone())] {
-        let (status, answer) = request(&served.address, "POST", "/webhooks/halo", authorization.as_deref(), &delivery());
+        let (status, answer) =
+            request(&served.address, "POST", "/webhooks/halo", authorization.as_deref(), &delivery());
         assert_eq!(status, 401, "{authorization:?}: {answer:#}");
         assert!(answer.get("events").is_none());
     }
@@ -214,7 +218,11 @@ fn with_a_dispatcher_each_event_is_posted_there() {
                 if let Some((head, body)) = text.split_once("\r\n\r\n") {
                     let length = head
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0)))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap_or(0))
+                        })
                         .unwrap_or(0);
                     if body.len() >= length || n == 0 {
                         let _ = tx.send((head.lines().next().unwrap_or_default().to_string(), body.to_string()));
