@@ -41,7 +41,8 @@ test: build
 	$(MAKE) --no-print-directory validate
 
 # The component unchanged in another host: jco transpiles it to JavaScript and runs test_connection
-# and get_accounts on Node (preview2-shim) against the simulators. npm ci reruns only when the lock changes.
+# and get_accounts on Node (preview2-shim) against the simulators; then `jco serve` serves it as a
+# wasi:http server (an action, the Halo webhook, the token and secret refusals). npm ci reruns only when the lock changes.
 JCO_DEPS := tests/jco/node_modules/.package-lock.json
 
 $(JCO_DEPS): tests/jco/package.json tests/jco/package-lock.json
@@ -50,6 +51,7 @@ $(JCO_DEPS): tests/jco/package.json tests/jco/package-lock.json
 
 jco: build $(JCO_DEPS)
 	node tests/jco/run.mjs --component $(abspath $(COMPONENT)) --sim $(abspath $(SIM)) --timeout 120
+	node tests/jco/serve.mjs --component $(abspath $(COMPONENT)) --sim $(abspath $(SIM)) --timeout 120
 
 # The 23 validators on the real outputs of the end-to-end run, then proof that they catch a broken
 # spec, help or output (each broken on purpose in a temp copy).

@@ -8,6 +8,8 @@ mod scheduler;
 
 pub mod fake;
 #[cfg(target_arch = "wasm32")]
+pub mod incoming;
+#[cfg(target_arch = "wasm32")]
 pub mod wasi;
 
 pub use answers::decode;

@@ -16,7 +16,8 @@ custom type under `types:` with the same fields. Field by field:
                  (username, password) -> the platform's credential_username_password
 Tasks and triggers are the functions of the interfaces `tasks` and `triggers`, described under `tasks:` and
 `triggers:`: a task's input and output are its `input` and result records; a trigger's output is one event, the
-element record of its result's `events` list.
+element record of its result's `events` list. The webhook triggers (WEBHOOK_TRIGGERS) are served by the
+component's wasi:http incoming handler and have no WIT function.
 `test-connection` is the platform's built-in connection test, not a spec action; its output is not described.
 `allowed-origins` (interface registry) tells a host which origins a connection may call; it is not a platform
 action either.
@@ -36,6 +37,9 @@ FLOATS = {"f32", "f64"}
 # WIT records the platform has a base type for: the shapes must be identical.
 BASE_TYPES = {"login": "credential_username_password"}
 BUILT_IN = {"test-connection", "allowed-origins"}
+# Webhook triggers: events the component's incoming handler makes of a service's webhook posts
+# (src/serve/webhooks.rs), not WIT functions; their output is the service's own object.
+WEBHOOK_TRIGGERS = {"ticket_created", "ticket_updated", "ticket_status_changed"}
 
 
 def snake(name: str) -> str:
@@ -191,7 +195,7 @@ def check(plugin: str) -> list:
         described = spec.get(section) or {}
         exported = {snake(n): (p, r) for n, (p, r, i) in funcs.items() if i == interface and n not in BUILT_IN}
         for name in described:
-            if name not in exported:
+            if name not in exported and not (section == "triggers" and name in WEBHOOK_TRIGGERS):
                 checker.problems.append(f"{section}.{name}: in the spec, not exported by the WIT {interface}")
         for name, (params, result) in exported.items():
             if name not in described:

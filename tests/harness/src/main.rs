@@ -69,6 +69,11 @@ enum Command {
         /// environment's PSA_BRIDGE_HTTP_TOKEN when absent (never a flag value, which `ps` shows).
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// POST each trigger event a webhook delivery becomes to this http:// URL (default: print
+        /// them on stdout, one per line). The component reads the webhook secret from the
+        /// environment's PSA_BRIDGE_HALO_WEBHOOK_SECRET, passed through to it.
+        #[arg(long, value_name = "URL")]
+        dispatcher: Option<String>,
     },
 }
 
@@ -140,7 +145,7 @@ async fn run() -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&event)?);
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Command::Http { port, bind, token_file } => {
+        Command::Http { port, bind, token_file, dispatcher } => {
             let token = match token_file {
                 Some(path) => Some(
                     std::fs::read_to_string(path)
@@ -163,8 +168,28 @@ async fn run() -> Result<ExitCode> {
                      PSA_BRIDGE_HTTP_TOKEN); give --allow-host to cap the hosts a request's connection may name"
                 );
             }
-            psa_bridge_host::server::serve(plugin, listener, options, psa_bridge_host::server::ServeOptions { token })
-                .await?;
+            // The component's own server reads these two, and only these, from its environment.
+            let mut webhook_env = Vec::new();
+            if let Some(token) = &token {
+                webhook_env.push(("PSA_BRIDGE_HTTP_TOKEN".to_string(), token.clone()));
+            }
+            let secret = std::env::var("PSA_BRIDGE_HALO_WEBHOOK_SECRET").ok().filter(|s| !s.trim().is_empty());
+            if let Some(secret) = secret {
+                webhook_env.push(("PSA_BRIDGE_HALO_WEBHOOK_SECRET".to_string(), secret));
+            }
+            if plugin.serves_http() {
+                eprintln!(
+                    "psa-bridge-host: Halo webhooks on POST /webhooks/halo ({}), events to {}",
+                    if webhook_env.iter().any(|(n, _)| n == "PSA_BRIDGE_HALO_WEBHOOK_SECRET") {
+                        "secret set"
+                    } else {
+                        "no PSA_BRIDGE_HALO_WEBHOOK_SECRET: refused"
+                    },
+                    dispatcher.as_deref().unwrap_or("stdout")
+                );
+            }
+            let serve = psa_bridge_host::server::ServeOptions { token, webhook_env, dispatcher: dispatcher.clone() };
+            psa_bridge_host::server::serve(plugin, listener, options, serve).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -17,7 +17,18 @@ use wasmtime::error::Context as _;
 use wasmtime::{Config, Engine, ResourceLimiter, Store};
 use wasmtime::{Result, bail};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+/// What the component's own HTTP service answered.
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The component's stderr.
+    pub log: String,
+}
 
 /// The exported interface holding the actions (without its version).
 const ACTIONS_INTERFACE: &str = "psa-bridge:plugin/actions";
@@ -37,6 +48,8 @@ pub struct ActionExport {
 pub struct Plugin {
     engine: Engine,
     pre: InstancePre<HostState>,
+    /// The component's `wasi:http/incoming-handler` (its own HTTP service), when it exports one.
+    proxy: Option<ProxyPre<HostState>>,
     /// By platform name (`get_accounts`).
     pub actions: BTreeMap<String, ActionExport>,
     /// `allowed-origins(connection)`: the component's own list of the hosts a connection names.
@@ -131,9 +144,11 @@ impl Plugin {
             .into_iter()
             .find(|f| f.wit_name == ALLOWED_ORIGINS)
             .with_context(|| format!("{REGISTRY_INTERFACE} has no {ALLOWED_ORIGINS}"))?;
+        let proxy = ProxyPre::new(pre.clone()).ok();
         let plugin = Plugin {
             engine,
             pre,
+            proxy,
             actions,
             allowed_origins,
             component_bytes: bytes.len(),
@@ -199,6 +214,78 @@ impl Plugin {
             }
             Err(error) => Err(error),
         })
+    }
+
+    /// Whether the component serves HTTP itself (`wasi:http/incoming-handler`).
+    pub fn serves_http(&self) -> bool {
+        self.proxy.is_some()
+    }
+
+    /// One request to the component's own `wasi:http/incoming-handler`, in a fresh instance whose
+    /// environment holds `env` and nothing else and which may call no host at all. `Err` only
+    /// for host failures (no handler, trap, timeout).
+    pub async fn handle_http(
+        &self,
+        request: http::Request<http_body_util::Full<bytes::Bytes>>,
+        env: &[(String, String)],
+        options: &CallOptions,
+    ) -> Result<HttpAnswer> {
+        use http_body_util::BodyExt;
+        let proxy = self.proxy.clone().context("the component does not export wasi:http/incoming-handler")?;
+        let sink = LogSink::new(options.progress.clone());
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(sink.clone()).allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+        for (name, value) in env {
+            wasi.env(name, value);
+        }
+        let limits = PeakLimiter { max_bytes: options.max_memory_bytes.unwrap_or(1 << 30), peak_bytes: 0 };
+        let state = HostState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: OutboundPolicy::deny_all(),
+            limits,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.limits);
+        let timeout = options.timeout.unwrap_or(Duration::from_secs(900));
+        store.set_epoch_deadline((timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64);
+        store.epoch_deadline_trap();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, request)?;
+        let out = store.data_mut().http().new_response_outparam(sender)?;
+        // The guest writes the body after handing over the response: it runs on while it is read.
+        let task = tokio::spawn(async move {
+            let instance = proxy.instantiate_async(&mut store).await?;
+            instance.wasi_http_incoming_handler().call_handle(&mut store, incoming, out).await
+        });
+        let answer = async {
+            match receiver.await {
+                Ok(Ok(response)) => {
+                    let (parts, body) = response.into_parts();
+                    let body = body.collect().await.map_err(|e| wasmtime::Error::msg(format!("{e:?}")))?.to_bytes();
+                    let headers = parts
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                        .collect();
+                    Ok((parts.status.as_u16(), headers, body.to_vec()))
+                }
+                Ok(Err(code)) => bail!("the component answered an HTTP error: {code:?}"),
+                Err(_) => bail!("the component never set its response"),
+            }
+        };
+        let (status, headers, body) = match tokio::time::timeout(timeout, answer).await {
+            Ok(answer) => answer?,
+            Err(_) => bail!("the component's HTTP handler did not answer within {} s", timeout.as_secs()),
+        };
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(trap))) => bail!("the component failed while handling a request: {trap:#}"),
+            Ok(Err(join)) => bail!("the component's HTTP handler stopped: {join}"),
+            Err(_) => bail!("the component's HTTP handler did not finish within {} s", timeout.as_secs()),
+        }
+        Ok(HttpAnswer { status, headers, body, log: sink.log() })
     }
 
     /// Runs `action` in a fresh instance. `Err` only for host failures (trap, timeout, limits).

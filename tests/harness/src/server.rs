@@ -2,6 +2,9 @@
 //! Served safely: an optional bearer token on every route but the health check, client mistakes
 //! answered 4xx (a body that is not an action_start, or that names another action than the
 //! path), and the operator's host allow-list applied to every connection (see `CallOptions`).
+//! `POST /webhooks/<name>` goes to the component's own `wasi:http/incoming-handler` (it checks the
+//! webhook secret itself); the trigger events it answers are printed to stdout one per line, or
+//! posted one by one to `--dispatcher`, and its answer is the webhook's.
 
 use crate::Status;
 use crate::message;
@@ -20,12 +23,31 @@ use tokio::net::TcpListener;
 
 /// Largest action_start body accepted.
 const MAX_BODY: usize = 64 << 20;
+/// Largest webhook delivery passed on (the component's own bound).
+const MAX_WEBHOOK_BODY: usize = 16 << 20;
 
-/// How the server itself is protected.
-#[derive(Clone, Debug, Default)]
+/// How the server itself is protected, and where webhook events go.
+#[derive(Clone, Default)]
 pub struct ServeOptions {
-    /// Every request but `GET /api/v1/health` must carry `Authorization: Bearer <token>`.
+    /// Every request but `GET /api/v1/health` and the webhooks (which the component checks against
+    /// its webhook secret) must carry `Authorization: Bearer <token>`.
     pub token: Option<String>,
+    /// The component's environment when it handles a webhook (the token and the webhook secret,
+    /// by their variable names; nothing else).
+    pub webhook_env: Vec<(String, String)>,
+    /// `http://host:port/path` to POST each trigger event to; stdout, one per line, when absent.
+    pub dispatcher: Option<String>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.webhook_env.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ServeOptions")
+            .field("token", &self.token.as_ref().map(|_| "********"))
+            .field("webhook_env", &names)
+            .field("dispatcher", &self.dispatcher)
+            .finish()
+    }
 }
 
 pub async fn serve(
@@ -69,6 +91,9 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let path = request.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if request.method() == Method::POST && segments.len() == 2 && segments[0] == "webhooks" {
+        return Ok(webhook(&plugin, &options, &serve, request).await);
+    }
     let health = request.method() == Method::GET && segments == ["api", "v1", "health"];
     let (status, body) = if !health && !authorized(&serve, &request) {
         (StatusCode::UNAUTHORIZED, json!({"error": "a bearer token is required (Authorization: Bearer <token>)"}))
@@ -102,6 +127,97 @@ async fn handle(
         response = response.header("www-authenticate", "Bearer");
     }
     Ok(response.body(Full::new(Bytes::from(serde_json::to_vec(&body).unwrap_or_default()))).unwrap_or_default())
+}
+
+fn json_answer(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(serde_json::to_vec(body).unwrap_or_default())))
+        .unwrap_or_default()
+}
+
+/// A webhook delivery, answered by the component itself; its events go on to the dispatcher.
+async fn webhook(
+    plugin: &Plugin,
+    options: &CallOptions,
+    serve: &ServeOptions,
+    request: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    if !plugin.serves_http() {
+        return json_answer(StatusCode::NOT_FOUND, &json!({"error": "this component serves no webhooks"}));
+    }
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_WEBHOOK_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return json_answer(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": format!("the body is over {MAX_WEBHOOK_BODY} bytes")}),
+            );
+        }
+    };
+    let answer = match plugin
+        .handle_http(Request::from_parts(parts, Full::new(body)), &serve.webhook_env, options)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(failure) => {
+            return json_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"error": format!("the plugin stopped unexpectedly while handling the webhook: {failure:#}")}),
+            );
+        }
+    };
+    if answer.status == 200
+        && let Ok(delivered) = serde_json::from_slice::<Value>(&answer.body)
+    {
+        for event in delivered["events"].as_array().into_iter().flatten() {
+            dispatch(serve.dispatcher.as_deref(), event).await;
+        }
+    }
+    let mut response = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        response = response.header(name, value);
+    }
+    response.body(Full::new(Bytes::from(answer.body))).unwrap_or_default()
+}
+
+/// One trigger event: a line on stdout, or a POST to the dispatcher (a failure is reported on
+/// stderr; the webhook's answer stays the component's).
+async fn dispatch(dispatcher: Option<&str>, event: &Value) {
+    let line = serde_json::to_string(event).unwrap_or_default();
+    let Some(url) = dispatcher else {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{line}");
+        let _ = stdout.flush();
+        return;
+    };
+    if let Err(problem) = post(url, line).await {
+        crate::progress::print_line(&format!("psa-bridge-host: the dispatcher did not take an event: {problem}"));
+    }
+}
+
+async fn post(url: &str, body: String) -> Result<()> {
+    let parsed = url::Url::parse(url)?;
+    anyhow::ensure!(parsed.scheme() == "http", "only http:// dispatchers are supported");
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    let path = match parsed.query() {
+        Some(query) => format!("{}?{query}", parsed.path()),
+        None => parsed.path().to_string(),
+    };
+    let request = Request::post(path)
+        .header("host", format!("{host}:{port}"))
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let response = tokio::time::timeout(std::time::Duration::from_secs(30), sender.send_request(request)).await??;
+    anyhow::ensure!(response.status().is_success(), "it answered {}", response.status());
+    Ok(())
 }
 
 /// One action_start for `action` (the path's), after the checks a client's mistake fails.
