@@ -2,18 +2,24 @@
 
 use super::Context;
 use crate::connectors;
+use crate::connectors::Destination;
 use crate::error::Error;
-use crate::sync::post;
+use crate::sync::post::{self, Posted};
 use crate::types::{PostOutcome, PostTicketsInput, PostTicketsOutput, Ticket};
 
 pub fn run(ctx: &mut Context, input: PostTicketsInput) -> Result<PostTicketsOutput, Error> {
     let mut destination = connectors::destination(ctx.connection, input.destination.as_deref(), "post_tickets")?;
+    Ok(post(ctx, destination.as_mut(), &input)?.output)
+}
+
+/// Posts, then tells the sources what the destination now holds (sync posts through it too).
+pub fn post(ctx: &mut Context, destination: &mut dyn Destination, input: &PostTicketsInput) -> Result<Posted, Error> {
     let system = destination.system();
-    let output = post::run(ctx, destination.tickets(), system, &input)?;
-    if !output.dry_run {
-        tell_sources(ctx, &input, &output);
+    let posted = post::run(ctx, destination.tickets(), system, input)?;
+    if !posted.output.dry_run {
+        tell_sources(ctx, input, &posted.output);
     }
-    Ok(output)
+    Ok(posted)
 }
 
 /// Tells each configured source which of its tickets the destination now holds.

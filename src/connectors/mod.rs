@@ -100,6 +100,10 @@ pub trait Destination {
     fn tickets(&mut self) -> &mut dyn TicketWriter;
     /// Single tickets: the ticket actions (a PSA's; `None` where there are none).
     fn desk(&mut self) -> Option<&mut dyn Desk>;
+    /// Whether it has companies to link accounts to.
+    fn has_companies(&self) -> bool {
+        true
+    }
 }
 
 /// A directory of mailboxes: the source of truth of `sync_directory` (Exchange Online).

@@ -7,6 +7,7 @@ pub mod directory;
 pub mod keys;
 pub mod link;
 pub mod paging;
+pub mod pair;
 pub mod post;
 pub mod resume;
 pub mod value_map;

@@ -180,12 +180,33 @@ struct Work<'a> {
     out_of_time: bool,
 }
 
+/// What a post wrote, and the destination's statuses it wrote them with.
+pub struct Posted {
+    pub output: PostTicketsOutput,
+    /// Source status -> destination status, as this post mapped them.
+    pub statuses: ValueMap,
+    /// Ids of the statuses that close a ticket.
+    pub closed: Vec<String>,
+}
+
+impl Posted {
+    /// Whether the destination status `name` closes a ticket.
+    pub fn closes(&self, name: &str) -> bool {
+        self.statuses.target(name).is_some_and(|t| self.closed.contains(&t.id))
+    }
+
+    /// Whether a source ticket of status `status` is closed once posted.
+    pub fn closes_source(&self, status: &str) -> bool {
+        self.statuses.resolve(status).is_ok_and(|t| self.closed.contains(&t.id))
+    }
+}
+
 pub fn run(
     ctx: &mut Context,
     writer: &mut dyn TicketWriter,
     destination: &'static System,
     input: &PostTicketsInput,
-) -> Result<PostTicketsOutput, Error> {
+) -> Result<Posted, Error> {
     let dry_run = input.dry_run.unwrap_or(false);
     let takes_notes = writer.parts().1.takes_notes();
     let post_comments = input.post_comments.unwrap_or(true) && takes_notes;
@@ -524,7 +545,8 @@ pub fn run(
         counts.resumed,
         counts.unfinished,
     ));
-    Ok(PostTicketsOutput { destination: destination.name.to_string(), results, counts, dry_run, next_cursor })
+    let output = PostTicketsOutput { destination: destination.name.to_string(), results, counts, dry_run, next_cursor };
+    Ok(Posted { output, statuses, closed })
 }
 
 /// Handles one finished request of a ticket's way; returns the requests that follow from it.

@@ -37,6 +37,11 @@ impl ValueMap {
         Ok(ValueMap { what, targets, map, default })
     }
 
+    /// The destination's value of this name.
+    pub fn target(&self, name: &str) -> Option<&Target> {
+        find(&self.targets, name)
+    }
+
     /// The target for `value`, or why there is none.
     pub fn resolve(&self, value: &str) -> Result<&Target, String> {
         let what = self.what;

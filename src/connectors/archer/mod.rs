@@ -220,6 +220,10 @@ impl Destination for Archer {
         ))
     }
 
+    fn has_companies(&self) -> bool {
+        false
+    }
+
     fn write_links(&mut self, _: &mut Context, links: &[LinkWrite], _: bool) -> Vec<Result<bool, Error>> {
         links
             .iter()
