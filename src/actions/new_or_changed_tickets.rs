@@ -21,8 +21,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 const ACTION: &str = "new_or_changed_tickets";
 /// The trigger state's version.
 const VERSION: u32 = 1;
-/// Reported events are remembered this long before the newest change read, or before the
-/// checkpoint when that is earlier (a source may return anything after its checkpoint again).
+/// Reported events are remembered this long before the checkpoint: a source reads again at most
+/// this far back (ARMOR: a ticket changed after its checkpoint; Stellar Cyber and the mailbox: from
+/// their overlap before it).
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 /// At most this many remembered events (the newest are kept): the state stays small.
 const MAX_SEEN: usize = 5_000;
@@ -46,6 +47,7 @@ pub fn run(
     });
     let now_ms = ctx.http.unix_seconds() as i64 * 1000;
     // The first poll starts `look_back_minutes` ago: by default, only what changes from now on.
+    let first = state.since.as_deref().is_none_or(|s| s.trim().is_empty());
     let since = match state.since.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(since) => since.to_string(),
         None => instant(now_ms - i64::from(input.look_back_minutes.unwrap_or(0)) * 60_000),
@@ -85,8 +87,14 @@ pub fn run(
     let mut events = Vec::new();
     let mut repeated = 0;
     for (at_ms, ticket) in tickets {
+        // A source that reads from before its checkpoint (Stellar Cyber's overlap) may return what
+        // changed before the first poll's start: not a change "from now on".
+        if first && at_ms <= since_ms {
+            continue;
+        }
         let event_id = version_id(&ticket, version(&ticket).unwrap_or_default());
-        if seen.iter().any(|(id, ms)| *id == event_id && *ms == at_ms) {
+        // The id alone names the version; the time only says how long to remember it.
+        if seen.iter().any(|(id, _)| *id == event_id) {
             repeated += 1;
             continue;
         }
@@ -98,7 +106,7 @@ pub fn run(
             Some((created_id, created_ms)) if created_ms > since_ms => {
                 if created_id == event_id {
                     TicketChange::New
-                } else if seen.iter().any(|(id, ms)| *id == created_id && *ms == created_ms) {
+                } else if seen.iter().any(|(id, _)| *id == created_id) {
                     TicketChange::Changed
                 } else {
                     seen.push((created_id, created_ms));
@@ -125,9 +133,8 @@ pub fn run(
             _ => (since, None),
         },
     };
-    let checkpoint = checkpoint_ms(&since).unwrap_or(since_ms);
-    let newest = seen.iter().map(|(_, ms)| *ms).max().unwrap_or(checkpoint);
-    let forget_before = newest.min(checkpoint) - WINDOW_MS;
+    // A source returns nothing from before its checkpoint less its overlap (at most the window).
+    let forget_before = checkpoint_ms(&since).unwrap_or(since_ms) - WINDOW_MS;
     seen.retain(|(_, ms)| *ms >= forget_before);
     seen.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
     seen.dedup();

@@ -14,7 +14,7 @@
 
 use crate::message::{self, ScheduledStart};
 use crate::plugin::{CallOptions, Kind, Plugin};
-use crate::{Status, call, state_file};
+use crate::{Called, Status, call, state_file};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -52,6 +52,13 @@ impl Stop {
             std::future::pending::<()>().await;
         });
         Ok(Stop(receiver))
+    }
+
+    /// A stop that is never asked for (tests).
+    pub fn never() -> Stop {
+        let (sender, receiver) = watch::channel(false);
+        std::mem::forget(sender);
+        Stop(receiver)
     }
 
     pub fn requested(&self) -> bool {
@@ -93,9 +100,27 @@ pub async fn run_task(
     state_path: &Path,
     schedule: Schedule,
     options: &CallOptions,
-    mut stop: Stop,
+    stop: Stop,
 ) -> Result<bool> {
     plugin.export(Kind::Task, &start.name).map_err(anyhow::Error::msg)?;
+    let run = move |state: Value| async move {
+        call(plugin, Kind::Task, &start.name, &start.connection, &start.input, &state, options).await
+    };
+    run_task_with(start, state_path, schedule, stop, run).await
+}
+
+/// [`run_task`] with any way of running the task once (given the state, null for none).
+pub async fn run_task_with<F, Fut>(
+    start: &ScheduledStart,
+    state_path: &Path,
+    schedule: Schedule,
+    mut stop: Stop,
+    mut run: F,
+) -> Result<bool>
+where
+    F: FnMut(Value) -> Fut,
+    Fut: std::future::Future<Output = Called>,
+{
     let mut runs = 0u64;
     let mut last_ok = true;
     loop {
@@ -104,7 +129,7 @@ pub async fn run_task(
         }
         // The file's state, once there is one; the message's before the first success.
         let state = state_file::read(state_path)?.unwrap_or_else(|| start.state.clone());
-        let called = call(plugin, Kind::Task, &start.name, &start.connection, &start.input, &state, options).await;
+        let called = run(state.clone()).await;
         let (kept, has_more) = match &called.result {
             Ok(output) => {
                 let new_state = output.get("state").cloned().unwrap_or(Value::Null);
@@ -280,4 +305,82 @@ pub async fn run_trigger(
         }
     }
     Ok(last_ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn start() -> ScheduledStart {
+        ScheduledStart {
+            name: "sync_pair".into(),
+            meta: json!({}),
+            input: json!({}),
+            connection: json!({}),
+            state: json!({"since": "from the message"}),
+            dispatcher_url: None,
+        }
+    }
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("psa-bridge-schedule-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn ok(state: Value, has_more: bool) -> Called {
+        Called {
+            result: Ok(json!({"state": state, "has_more": has_more})),
+            log: String::new(),
+            status: Status::Ok,
+            stats: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn has_more_pages_runs_again_at_once_and_a_failed_run_keeps_the_state() {
+        let dir = dir("task");
+        let path = dir.join("state.json");
+        let mut given = Vec::new();
+        let mut answers = vec![
+            ok(json!({"since": "1"}), true),
+            Called {
+                result: Err(json!({"cause": "down", "assistance": "wait", "data": ""})),
+                log: String::new(),
+                status: Status::ActionError,
+                stats: None,
+            },
+            ok(json!({"since": "2"}), false),
+        ]
+        .into_iter();
+        let started = Instant::now();
+        // An hour between runs: only has_more_pages (and the failure's "run again" being the limit) runs at once.
+        let schedule = Schedule { interval: Duration::from_secs(3600), limit: Some(2) };
+        let ok_at_end = run_task_with(&start(), &path, schedule, Stop::never(), |state| {
+            given.push(state);
+            let answer = answers.next().unwrap();
+            async move { answer }
+        })
+        .await
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "has_more_pages waited the interval");
+        assert!(!ok_at_end, "the last run failed");
+        assert_eq!(given, [json!({"since": "from the message"}), json!({"since": "1"})]);
+        assert_eq!(state_file::read(&path).unwrap(), Some(json!({"since": "1"})), "the failed run kept the state");
+
+        // The next start reads the file, not the message.
+        let schedule = Schedule { interval: Duration::from_secs(3600), limit: Some(1) };
+        let mut seen = Vec::new();
+        run_task_with(&start(), &path, schedule, Stop::never(), |state| {
+            seen.push(state);
+            async { ok(json!({"since": "2"}), false) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(seen, [json!({"since": "1"})]);
+        assert_eq!(state_file::read(&path).unwrap(), Some(json!({"since": "2"})));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
