@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::message;
+use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::progress::StderrProgress;
 use psa_bridge_host::schedule::{self, Schedule, Sink, Stop};
 use psa_bridge_host::spec::Spec;

@@ -232,7 +232,11 @@ impl Plugin {
             Kind::Trigger => &self.triggers,
         };
         exports.get(name).ok_or_else(|| {
-            format!("unknown {} `{name}` (known: {})", kind.noun(), exports.keys().cloned().collect::<Vec<_>>().join(", "))
+            format!(
+                "unknown {} `{name}` (known: {})",
+                kind.noun(),
+                exports.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
         })
     }
 

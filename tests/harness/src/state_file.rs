@@ -37,10 +37,11 @@ pub fn write(path: &Path, value: &Value) -> Result<()> {
         fs::rename(&partial, path)?;
         File::open(&dir)?.sync_all()
     })();
-    written.inspect_err(|_| {
-        let _ = fs::remove_file(&partial);
-    })
-    .with_context(|| format!("cannot write the state file {}", path.display()))
+    written
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&partial);
+        })
+        .with_context(|| format!("cannot write the state file {}", path.display()))
 }
 
 #[cfg(test)]

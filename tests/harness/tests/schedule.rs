@@ -169,7 +169,13 @@ fn trigger_events_are_printed_one_per_line_and_a_second_poll_reports_none() {
     // Thirty years back: every ARMOR ticket is a change to report on the first poll.
     let message = trigger_message(&dir, json!({"look_back_minutes": 30 * 365 * 24 * 60}), sims.connection(), None);
     let state = dir.join("state.json");
-    let (events, stderr, ok) = run_to_end(host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--polls", "2", "--interval-s", "0.2"]));
+    let (events, stderr, ok) =
+        run_to_end(host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args([
+            "--polls",
+            "2",
+            "--interval-s",
+            "0.2",
+        ]));
     assert!(ok, "{stderr}");
     assert_trigger_events(&events);
     let tickets: BTreeSet<String> = sims.armor_state()["tickets"]
@@ -193,7 +199,9 @@ fn trigger_events_are_printed_one_per_line_and_a_second_poll_reports_none() {
     assert_no_secrets(&sims, &[&stdout, &stderr, &std::fs::read_to_string(&state).unwrap()]);
 
     // Run again with the state file: still nothing new.
-    let (again, stderr, ok) = run_to_end(host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--polls", "1"]));
+    let (again, stderr, ok) = run_to_end(
+        host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--polls", "1"]),
+    );
     assert!(ok && again.is_empty(), "{stderr} {again:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -204,7 +212,9 @@ fn a_change_at_the_source_is_reported_exactly_once() {
     let dir = temp_dir("trigger-once");
     let message = trigger_message(&dir, json!({}), connection, None);
     let state = dir.join("state.json");
-    let mut running = Running::start(host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--interval-s", "0.2"]));
+    let mut running = Running::start(
+        host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--interval-s", "0.2"]),
+    );
     wait_until("the first poll", Duration::from_secs(60), || state.exists());
     let changed = case_ids(&sims)[0].clone();
     sims.stellar_analyst(&changed, json!({"status": "Escalated"})).unwrap();
@@ -304,7 +314,9 @@ fn a_dispatcher_that_fails_then_recovers_gets_every_event_once() {
         Some(&dispatcher.url),
     );
     let state = dir.join("state.json");
-    let (printed, stderr, ok) = run_to_end(host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--polls", "1"]));
+    let (printed, stderr, ok) = run_to_end(
+        host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--polls", "1"]),
+    );
     assert!(ok, "{stderr}");
     assert!(printed.is_empty(), "events go to the dispatcher, not stdout");
     assert!(stderr.contains("the dispatcher answered 503; retrying"), "{stderr}");
@@ -339,14 +351,31 @@ fn sigkill_at_any_moment_loses_nothing_and_repeats_only_the_event_in_flight() {
     let dispatcher = dispatcher(0, Duration::from_millis(60));
     let message = trigger_message(&dir, json!({"include_comments": true}), connection, Some(&dispatcher.url));
     let state = dir.join("state.json");
-    let start = || Running::start(host().args(["trigger", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--interval-s", "0.2"]));
+    let start = || {
+        Running::start(
+            host()
+                .args(["trigger", "--file"])
+                .arg(&message)
+                .arg("--state-file")
+                .arg(&state)
+                .args(["--interval-s", "0.2"]),
+        )
+    };
     let mut running = start();
     wait_until("the first poll", Duration::from_secs(60), || state.exists());
     let cases = case_ids(&sims);
     let tenant = sims.stellar_state()["tenants"][0]["cust_id"].as_str().unwrap().to_string();
     // Every change is a comment with a unique text: each must reach the dispatcher in some event.
     let mut expected: Vec<(String, String)> = Vec::new();
-    let moments = [Moment::AfterChanges, Moment::Delivering, Moment::Idle, Moment::Delivering, Moment::AfterChanges, Moment::Idle, Moment::Delivering];
+    let moments = [
+        Moment::AfterChanges,
+        Moment::Delivering,
+        Moment::Idle,
+        Moment::Delivering,
+        Moment::AfterChanges,
+        Moment::Idle,
+        Moment::Delivering,
+    ];
     let mut kills: BTreeMap<String, usize> = BTreeMap::new();
     let mut repeats_after_idle_kills = 0;
     let repeats = |accepted: &[Value]| {
@@ -400,14 +429,18 @@ fn sigkill_at_any_moment_loses_nothing_and_repeats_only_the_event_in_flight() {
     let accepted = dispatcher.accepted.lock().unwrap().clone();
     assert_trigger_events(&accepted);
     let repeated = repeats(&accepted);
-    let in_flight_kills = kills.get("Delivering").copied().unwrap_or(0) + kills.get("AfterChanges").copied().unwrap_or(0);
+    let in_flight_kills =
+        kills.get("Delivering").copied().unwrap_or(0) + kills.get("AfterChanges").copied().unwrap_or(0);
     eprintln!(
         "sigkill: {} kills {kills:?}, {} changes, {} events delivered, {repeated} repeated (at most one per kill while delivering)",
         moments.len(),
         expected.len(),
         accepted.len()
     );
-    assert!(repeated <= in_flight_kills, "{repeated} events repeated with only {in_flight_kills} kills that could have one in flight");
+    assert!(
+        repeated <= in_flight_kills,
+        "{repeated} events repeated with only {in_flight_kills} kills that could have one in flight"
+    );
     assert_eq!(repeats_after_idle_kills, 0, "a kill between polls repeats nothing");
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert_eq!(file["outbox"], json!([]));
@@ -422,16 +455,17 @@ fn delivered_all(accepted: &[Value], expected: &[(String, String)]) -> bool {
             let ticket = &event["body"]["output"]["ticket"];
             ticket["key"] == case.as_str()
                 && (text.is_empty()
-                    || ticket["comments"]
-                        .as_array()
-                        .is_some_and(|c| c.iter().any(|c| c["body"].as_str().is_some_and(|b| b.contains(text.as_str())))))
+                    || ticket["comments"].as_array().is_some_and(|c| {
+                        c.iter().any(|c| c["body"].as_str().is_some_and(|b| b.contains(text.as_str())))
+                    }))
         })
     })
 }
 
 fn task_message(dir: &Path, input: Value, connection: Value, state: Value) -> PathBuf {
     let path = dir.join("task_start.json");
-    let body = json!({"task": "sync_pair", "meta": {"run": 1}, "input": input, "connection": connection, "state": state});
+    let body =
+        json!({"task": "sync_pair", "meta": {"run": 1}, "input": input, "connection": connection, "state": state});
     std::fs::write(&path, json!({"version": "v1", "type": "task_start", "body": body}).to_string()).unwrap();
     path
 }
@@ -449,13 +483,20 @@ fn a_failed_task_run_keeps_the_state_file() {
     let kept = json!({"version": 1, "source": "armor", "destination": "connectwise", "since": "2024-05-01T00:00:00Z"});
     std::fs::write(&state, kept.to_string()).unwrap();
     let before = std::fs::read(&state).unwrap();
-    let (events, stderr, ok) = run_to_end(host().args(["task", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--runs", "2", "--interval-s", "0.1"]));
+    let (events, stderr, ok) =
+        run_to_end(host().args(["task", "--file"]).arg(&message).arg("--state-file").arg(&state).args([
+            "--runs",
+            "2",
+            "--interval-s",
+            "0.1",
+        ]));
     assert!(!ok, "the last run failed: exit 1");
     assert_eq!(events.len(), 2, "{stderr}");
     for event in &events {
         assert_eq!(event["type"], "task_event");
         let body = &event["body"];
-        assert_eq!((body["task"].as_str(), body["status"].as_str(), body["status_code"].as_u64()), (Some("sync_pair"), Some("error"), Some(500)));
+        assert_eq!((body["task"].as_str(), body["status"].as_str()), (Some("sync_pair"), Some("error")));
+        assert!([400, 500].contains(&body["status_code"].as_u64().unwrap()), "{body}");
         assert_eq!(body["state"], kept, "the event carries the state kept");
         assert_eq!(body["has_more_pages"], false);
         assert_eq!(body["meta"], json!({"run": 1}));
@@ -469,8 +510,9 @@ fn a_failed_task_run_keeps_the_state_file() {
 fn posted_keys(sims: &Simulators) -> BTreeMap<String, usize> {
     let mut keys = BTreeMap::new();
     for ticket in sims.connectwise_state()["tickets"].as_array().unwrap() {
-        if let Some(key) = ticket["externalXRef"].as_str() {
-            *keys.entry(key.strip_prefix("armor:").unwrap_or(key).to_string()).or_default() += 1;
+        // The simulator's own tickets (INC-…) carry other references.
+        if let Some(key) = ticket["externalXRef"].as_str().and_then(|k| k.strip_prefix("armor:")) {
+            *keys.entry(key.to_string()).or_default() += 1;
         }
     }
     keys
@@ -488,7 +530,11 @@ fn sigkill_during_sync_pair_runs_posts_every_ticket_exactly_once() {
     let input = json!({"post": {"catch_all_company": catch_all}});
     let message = task_message(&dir, input, sims.connection(), json!({}));
     let state = dir.join("state.json");
-    let start = || Running::start(host().args(["task", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--interval-s", "0.3"]));
+    let start = || {
+        Running::start(
+            host().args(["task", "--file"]).arg(&message).arg("--state-file").arg(&state).args(["--interval-s", "0.3"]),
+        )
+    };
     let tickets: BTreeSet<String> = sims.armor_state()["tickets"]
         .as_array()
         .unwrap()
@@ -514,7 +560,12 @@ fn sigkill_during_sync_pair_runs_posts_every_ticket_exactly_once() {
     assert!(running.terminate());
     let posted = posted_keys(&sims);
     let twice: Vec<_> = posted.iter().filter(|(_, n)| **n > 1).collect();
-    eprintln!("sync_pair sigkill: {kills} kills, {} tickets, {} on the board, {} twice, {lines_before} events after", tickets.len(), posted.len(), twice.len());
+    eprintln!(
+        "sync_pair sigkill: {kills} kills, {} tickets, {} on the board, {} twice, {lines_before} events after",
+        tickets.len(),
+        posted.len(),
+        twice.len()
+    );
     assert!(twice.is_empty(), "tickets posted twice: {twice:?}");
     assert_eq!(posted.keys().cloned().collect::<BTreeSet<_>>(), tickets);
     let saved = std::fs::read_to_string(&state).unwrap();
