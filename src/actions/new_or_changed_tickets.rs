@@ -214,8 +214,8 @@ mod tests {
     /// The fake clock's start: 2023-11-14T22:13:21Z.
     const START_MS: u64 = 1_000;
 
-    fn iso(clock_ms: u64) -> String {
-        instant(1_700_000_000_000 + clock_ms as i64)
+    fn iso(clock_ms: i64) -> String {
+        instant(1_700_000_000_000 + clock_ms)
     }
 
     /// ARMOR with one account's tickets as `tickets` holds them now, its Date the fake clock's.
@@ -231,7 +231,7 @@ mod tests {
             World { clock: Rc::new(Cell::new(START_MS)), tickets: Rc::new(RefCell::new(vec![old])) }
         }
 
-        fn upsert(&self, key: &str, created_ms: u64, updated_ms: u64) {
+        fn upsert(&self, key: &str, created_ms: i64, updated_ms: i64) {
             let mut tickets = self.tickets.borrow_mut();
             tickets.retain(|t| t["issueKeyId"] != key);
             tickets.push(json!({"issueKeyId": key, "summary": key, "currentStatus": "Open",
@@ -293,8 +293,8 @@ mod tests {
         assert_eq!(first.state.since.as_deref(), Some("2023-11-14T22:13:21Z"), "the first poll's own start");
         assert!(!first.has_more);
 
-        world.upsert("ATS-2", START_MS + MINUTE, START_MS + MINUTE);
-        world.upsert("ATS-1", 0, START_MS + 2 * MINUTE);
+        world.upsert("ATS-2", (START_MS + MINUTE) as i64, (START_MS + MINUTE) as i64);
+        world.upsert("ATS-1", (0) as i64, (START_MS + 2 * MINUTE) as i64);
         world.clock.set(START_MS + 5 * MINUTE);
         let second = world.poll(input(None), Some(first.state)).unwrap();
         assert_eq!(summary(&second), [("ATS-2".into(), TicketChange::New), ("ATS-1".into(), TicketChange::Changed)]);
@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(third.state.since.as_deref(), Some("2023-11-14T22:15:21Z"), "ARMOR's Date less five minutes");
 
         // ATS-2, new in the overlap, changes again: a change, not new a second time.
-        world.upsert("ATS-2", START_MS + MINUTE, START_MS + 8 * MINUTE);
+        world.upsert("ATS-2", (START_MS + MINUTE) as i64, (START_MS + 8 * MINUTE) as i64);
         world.clock.set(START_MS + 9 * MINUTE);
         let fourth = world.poll(input(None), Some(third.state)).unwrap();
         assert_eq!(summary(&fourth), [("ATS-2".into(), TicketChange::Changed)]);
@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn look_back_reports_recent_changes_on_the_first_poll() {
         let world = World::new();
-        world.upsert("ATS-9", START_MS - 30 * MINUTE, START_MS - 10 * MINUTE);
+        world.upsert("ATS-9", START_MS as i64 - 30 * MINUTE as i64, START_MS as i64 - 10 * MINUTE as i64);
         let poll = world.poll(input(Some(60)), None).unwrap();
         // ATS-1 changed at 22:00, 13 minutes ago; ATS-9 was created 30 minutes ago.
         assert_eq!(summary(&poll), [("ATS-1".into(), TicketChange::Changed), ("ATS-9".into(), TicketChange::New)]);
