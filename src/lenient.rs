@@ -98,6 +98,17 @@ pub fn iso_utc(text: &str) -> String {
     }
 }
 
+/// An ISO-8601 instant in epoch milliseconds (its fraction kept), in any of the forms [`iso_utc`]
+/// reads; `None` when it is not one.
+pub fn epoch_ms(text: &str) -> Option<i64> {
+    use chrono::DateTime;
+    let text = text.trim();
+    DateTime::parse_from_rfc3339(text)
+        .or_else(|_| DateTime::parse_from_rfc3339(&as_rfc3339(text)))
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
 /// The ISO-8601 forms services send that RFC 3339 lacks, made RFC 3339: a space for the `T`,
 /// an offset without its colon (`+0200`), no offset at all (UTC). A pattern parser for these
 /// three would add its whole machinery to the component.
@@ -160,5 +171,8 @@ mod tests {
         assert_eq!(iso_utc("2024-05-01 14:30:00-0130"), "2024-05-01T16:00:00Z");
         assert_eq!(iso_utc("2024-05-01 12:00:00"), "2024-05-01T12:00:00Z");
         assert_eq!(iso_utc("last Tuesday"), "last Tuesday");
+        assert_eq!(epoch_ms("2024-05-01T12:00:00.250+0000"), Some(1_714_564_800_250));
+        assert_eq!(epoch_ms("2024-05-01 14:00:00+02:00"), Some(1_714_564_800_000));
+        assert_eq!(epoch_ms("last Tuesday"), None);
     }
 }

@@ -31,15 +31,7 @@ impl<const OVERLAP_MS: i64> Watermark<OVERLAP_MS> {
             .or_else(|_| DateTime::parse_from_rfc3339(&crate::lenient::iso_utc(instant)))
             .map_err(|_| format!("{instant:?} is not an ISO-8601 instant"))?
             .timestamp_millis();
-        let seen = seen
-            .split(',')
-            .filter(|e| !e.trim().is_empty())
-            .map(|entry| {
-                let (id, ms) = entry.trim().rsplit_once('@').ok_or_else(|| format!("{entry:?} is not `id@ms`"))?;
-                let ms = ms.parse::<i64>().map_err(|_| format!("{entry:?} has no millisecond time"))?;
-                Ok((id.to_string(), ms))
-            })
-            .collect::<Result<_, String>>()?;
+        let seen = seen.split(',').filter(|e| !e.trim().is_empty()).map(parse_entry).collect::<Result<_, String>>()?;
         Ok(Watermark { at_ms: at, seen })
     }
 
@@ -95,9 +87,21 @@ impl<const OVERLAP_MS: i64> Watermark<OVERLAP_MS> {
         if self.seen.is_empty() {
             return instant;
         }
-        let seen: Vec<String> = self.seen.iter().map(|(id, ms)| format!("{id}@{ms}")).collect();
+        let seen: Vec<String> = self.seen.iter().map(|(id, ms)| entry(id, *ms)).collect();
         format!("{instant}#{}", seen.join(","))
     }
+}
+
+/// One `id@ms` entry of a seen list (a checkpoint's, a trigger's).
+pub fn parse_entry(entry: &str) -> Result<(String, i64), String> {
+    let (id, ms) = entry.trim().rsplit_once('@').ok_or_else(|| format!("{entry:?} is not `id@ms`"))?;
+    let ms = ms.parse::<i64>().map_err(|_| format!("{entry:?} has no millisecond time"))?;
+    Ok((id.to_string(), ms))
+}
+
+/// The text of one seen entry, `id@ms`.
+pub fn entry(id: &str, ms: i64) -> String {
+    format!("{id}@{ms}")
 }
 
 #[cfg(test)]

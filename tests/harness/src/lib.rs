@@ -7,13 +7,15 @@ pub mod message;
 pub mod outbound;
 pub mod plugin;
 pub mod progress;
+pub mod schedule;
 pub mod server;
 pub mod spec;
+pub mod state_file;
 pub mod stderr;
 
 use message::ActionStart;
 use outbound::OutboundPolicy;
-use plugin::{CallOptions, Plugin};
+use plugin::{CallOptions, Kind, Plugin};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -80,7 +82,42 @@ pub async fn run_message_with_status(
     let ActionStart { action, meta, input, connection } = start;
     let (action, input) =
         if test { ("test_connection".to_string(), Value::Object(Default::default())) } else { (action, input) };
-    let params = match plugin.params(&action, &connection, &input) {
+    let called = call(plugin, Kind::Action, &action, &connection, &input, &Value::Null, options).await;
+    let event = match called.result {
+        Ok(output) => message::event_ok(output, &called.log, &meta),
+        Err(error) => message::event_error(error, &called.log, &meta),
+    };
+    (event, called.status, called.stats)
+}
+
+/// How one call of an export ended: its output or error (as JSON), the component's log, how it
+/// ended, and its stats (`None` when it never reached the component or the component stopped).
+pub struct Called {
+    pub result: Result<Value, Value>,
+    pub log: String,
+    pub status: Status,
+    pub stats: Option<CallStats>,
+}
+
+impl Called {
+    fn failed(error: Value, status: Status) -> Called {
+        Called { result: Err(error), log: String::new(), status, stats: None }
+    }
+}
+
+/// Calls an action, task or trigger with the message's connection, input and state (null: none),
+/// allowed to reach only the hosts the connection names (and the operator allows). Never fails:
+/// every problem becomes an error with a status.
+pub async fn call(
+    plugin: &Plugin,
+    kind: Kind,
+    name: &str,
+    connection: &Value,
+    input: &Value,
+    state: &Value,
+    options: &CallOptions,
+) -> Called {
+    let params = match plugin.params_of(kind, name, connection, input, state) {
         Ok(params) => params,
         Err(problem) => {
             let error = message::error(
@@ -88,10 +125,10 @@ pub async fn run_message_with_status(
                 "Correct the field named above; the spec (plugin.spec.yaml) lists every input and its type.",
                 "",
             );
-            return (message::event_error(error, "", &meta), Status::Malformed, None);
+            return Called::failed(error, Status::Malformed);
         }
     };
-    let policy = match plugin.allowed_origins(&connection).await {
+    let policy = match plugin.allowed_origins(connection).await {
         Ok(Ok(origins)) => {
             if let Some(origin) = origins.iter().find(|o| !options.operator_allows(o)) {
                 let error = message::error(
@@ -100,39 +137,37 @@ pub async fn run_message_with_status(
                      --allow-host).",
                     "",
                 );
-                return (message::event_error(error, "", &meta), Status::Refused, None);
+                return Called::failed(error, Status::Refused);
             }
             OutboundPolicy::from_origins(&origins, options.allow_loopback)
         }
-        Ok(Err(error)) => return (message::event_error(error, "", &meta), Status::Malformed, None),
+        Ok(Err(error)) => return Called::failed(error, Status::Malformed),
         Err(failure) => {
             let error = message::error(
                 "The plugin could not say which hosts the connection may call.",
                 "Check the connection against help.md; if it looks right, report this with the data below.",
                 format!("{failure:#}"),
             );
-            return (message::event_error(error, "", &meta), Status::Crashed, None);
+            return Called::failed(error, Status::Crashed);
         }
     };
-    match plugin.call(&action, params, policy, options).await {
+    match plugin.call_kind(kind, name, params, policy, options).await {
         Ok(outcome) => {
             let stats = CallStats {
                 peak_memory_bytes: outcome.peak_memory_bytes,
                 instantiate_time: outcome.instantiate_time,
                 call_time: outcome.call_time,
             };
-            match outcome.result {
-                Ok(output) => (message::event_ok(output, &outcome.log, &meta), Status::Ok, Some(stats)),
-                Err(error) => (message::event_error(error, &outcome.log, &meta), Status::ActionError, Some(stats)),
-            }
+            let status = if outcome.result.is_ok() { Status::Ok } else { Status::ActionError };
+            Called { result: outcome.result, log: outcome.log, status, stats: Some(stats) }
         }
         Err(failure) => {
             let error = message::error(
-                format!("The plugin stopped unexpectedly while running {action}."),
+                format!("The plugin stopped unexpectedly while running {name}."),
                 "Run it again; if it happens again, report it with the data below.",
                 format!("{failure:#}"),
             );
-            (message::event_error(error, "", &meta), Status::Crashed, None)
+            Called::failed(error, Status::Crashed)
         }
     }
 }

@@ -2,8 +2,10 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use psa_bridge_host::message;
 use psa_bridge_host::plugin::{CallOptions, Plugin};
 use psa_bridge_host::progress::StderrProgress;
+use psa_bridge_host::schedule::{self, Schedule, Sink, Stop};
 use psa_bridge_host::spec::Spec;
 use serde_json::json;
 use std::io::Read;
@@ -57,6 +59,37 @@ enum Command {
     Test {
         #[arg(long)]
         file: Option<PathBuf>,
+    },
+    /// Run a task_start message's task on a schedule, its state in --state-file; one task_event line per run.
+    Task {
+        #[arg(long)]
+        file: PathBuf,
+        /// The state between runs (created by the first successful run; the message's state is used until then).
+        #[arg(long)]
+        state_file: PathBuf,
+        /// Seconds between runs (a run with has_more_pages is followed at once).
+        #[arg(long, default_value_t = 300.0)]
+        interval_s: f64,
+        /// Stop after this many runs.
+        #[arg(long)]
+        runs: Option<u64>,
+    },
+    /// Poll a trigger_start message's trigger; each event printed as one trigger_event line or POSTed to the dispatcher.
+    Trigger {
+        #[arg(long)]
+        file: PathBuf,
+        /// The trigger's state and its undelivered events (the outbox).
+        #[arg(long)]
+        state_file: PathBuf,
+        /// Seconds between polls (a poll cut short is followed at once).
+        #[arg(long, default_value_t = 300.0)]
+        interval_s: f64,
+        /// Stop after this many polls.
+        #[arg(long)]
+        polls: Option<u64>,
+        /// POST each event here (http) instead of printing it; default the message's body.dispatcher.url.
+        #[arg(long)]
+        dispatcher: Option<String>,
     },
     /// Serve POST /actions/<name>, POST /actions/<name>/test and GET /api/v1/health.
     Http {
@@ -120,6 +153,8 @@ async fn run() -> Result<ExitCode> {
                 "name": field("name"), "title": field("title"), "version": field("version"), "vendor": field("vendor"),
                 "description": field("description"),
                 "actions": plugin.actions.keys().collect::<Vec<_>>(),
+                "tasks": plugin.tasks.keys().collect::<Vec<_>>(),
+                "triggers": plugin.triggers.keys().collect::<Vec<_>>(),
                 "component": {"bytes": plugin.component_bytes, "imports": plugin.imports, "load_ms": plugin.load_time.as_secs_f64() * 1e3, "cached": plugin.loaded_from_cache},
             });
             println!("{}", serde_json::to_string_pretty(&info)?);
@@ -143,6 +178,23 @@ async fn run() -> Result<ExitCode> {
                 progress.finish();
             }
             println!("{}", serde_json::to_string_pretty(&event)?);
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Task { file, state_file, interval_s, runs } => {
+            let start = scheduled_start(file, "task")?;
+            let stop = Stop::on_signals()?;
+            let plugin = Plugin::load(&component_path(&cli)?)?;
+            let schedule = Schedule { interval: interval(*interval_s)?, limit: *runs };
+            let ok = schedule::run_task(&plugin, &start, state_file, schedule, &options, stop).await?;
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Trigger { file, state_file, interval_s, polls, dispatcher } => {
+            let start = scheduled_start(file, "trigger")?;
+            let sink = Sink::new(dispatcher.as_deref().or(start.dispatcher_url.as_deref()))?;
+            let stop = Stop::on_signals()?;
+            let plugin = Plugin::load(&component_path(&cli)?)?;
+            let schedule = Schedule { interval: interval(*interval_s)?, limit: *polls };
+            let ok = schedule::run_trigger(&plugin, &start, state_file, schedule, &sink, &options, stop).await?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         Command::Http { port, bind, token_file, dispatcher } => {
@@ -193,6 +245,15 @@ async fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn scheduled_start(path: &PathBuf, kind: &str) -> Result<message::ScheduledStart> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    message::parse_scheduled_start(&text, kind).map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()))
+}
+
+fn interval(seconds: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| anyhow::anyhow!("--interval-s must be a number of seconds"))
 }
 
 /// Next to this binary: target/<profile>/psa-bridge-host -> target/wasm32-wasip2/component/psa_bridge.wasm.

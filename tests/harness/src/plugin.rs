@@ -32,6 +32,10 @@ pub struct HttpAnswer {
 
 /// The exported interface holding the actions (without its version).
 const ACTIONS_INTERFACE: &str = "psa-bridge:plugin/actions";
+/// The exported interface holding the tasks (scheduled, stateful runs).
+const TASKS_INTERFACE: &str = "psa-bridge:plugin/tasks";
+/// The exported interface holding the polling triggers.
+const TRIGGERS_INTERFACE: &str = "psa-bridge:plugin/triggers";
 /// The exported interface that tells a host which origins a connection may call.
 const REGISTRY_INTERFACE: &str = "psa-bridge:plugin/registry";
 const ALLOWED_ORIGINS: &str = "allowed-origins";
@@ -52,6 +56,10 @@ pub struct Plugin {
     proxy: Option<ProxyPre<HostState>>,
     /// By platform name (`get_accounts`).
     pub actions: BTreeMap<String, ActionExport>,
+    /// The tasks (`sync_pair`), by platform name; none when the component exports no tasks.
+    pub tasks: BTreeMap<String, ActionExport>,
+    /// The polling triggers (`new_or_changed_tickets`), by platform name.
+    pub triggers: BTreeMap<String, ActionExport>,
     /// `allowed-origins(connection)`: the component's own list of the hosts a connection names.
     allowed_origins: ActionExport,
     pub component_bytes: usize,
@@ -59,6 +67,25 @@ pub struct Plugin {
     pub load_time: Duration,
     pub loaded_from_cache: bool,
     pub imports: Vec<String>,
+}
+
+/// What kind of export a call runs: they take `(connection, input)`, tasks and triggers
+/// `(connection, input, state)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Action,
+    Task,
+    Trigger,
+}
+
+impl Kind {
+    pub fn noun(self) -> &'static str {
+        match self {
+            Kind::Action => "action",
+            Kind::Task => "task",
+            Kind::Trigger => "trigger",
+        }
+    }
 }
 
 /// Per-call settings.
@@ -132,10 +159,18 @@ impl Plugin {
             .exports(&engine)
             .find(|(name, _)| name.split('@').next() == Some(ACTIONS_INTERFACE))
             .with_context(|| format!("the component does not export {ACTIONS_INTERFACE}"))?;
-        let actions: BTreeMap<String, ActionExport> = functions(&engine, &component, interface_name, interface.ty)?
-            .into_iter()
-            .map(|export| (convert::json_name(&export.wit_name), export))
-            .collect();
+        let by_name = |exports: Vec<ActionExport>| -> BTreeMap<String, ActionExport> {
+            exports.into_iter().map(|export| (convert::json_name(&export.wit_name), export)).collect()
+        };
+        let actions = by_name(functions(&engine, &component, interface_name, interface.ty)?);
+        let optional = |wanted: &str| -> Result<BTreeMap<String, ActionExport>> {
+            match ty.exports(&engine).find(|(name, _)| name.split('@').next() == Some(wanted)) {
+                Some((name, interface)) => Ok(by_name(functions(&engine, &component, name, interface.ty)?)),
+                None => Ok(BTreeMap::new()),
+            }
+        };
+        let tasks = optional(TASKS_INTERFACE)?;
+        let triggers = optional(TRIGGERS_INTERFACE)?;
         let (registry_name, registry) = ty
             .exports(&engine)
             .find(|(name, _)| name.split('@').next() == Some(REGISTRY_INTERFACE))
@@ -150,6 +185,8 @@ impl Plugin {
             pre,
             proxy,
             actions,
+            tasks,
+            triggers,
             allowed_origins,
             component_bytes: bytes.len(),
             load_time,
@@ -173,23 +210,47 @@ impl Plugin {
 
     /// Converts the message's `connection` and `input` to the action's parameters. Errors name the field.
     pub fn params(&self, action: &str, connection: &Value, input: &Value) -> Result<Vec<Val>, String> {
-        let export = self.action(action)?;
+        self.params_of(Kind::Action, action, connection, input, &Value::Null)
+    }
+
+    /// [`Plugin::params`] for any kind of export; `state` (null: none) is a task's or trigger's.
+    pub fn params_of(
+        &self,
+        kind: Kind,
+        name: &str,
+        connection: &Value,
+        input: &Value,
+        state: &Value,
+    ) -> Result<Vec<Val>, String> {
+        let export = self.export(kind, name)?;
         export
             .params
             .iter()
-            .map(|(name, ty)| match name.as_str() {
+            .map(|(param, ty)| match param.as_str() {
                 "connection" => convert::to_val(connection, ty, "connection"),
                 "input" => convert::to_val(input, ty, "input"),
-                other => Err(format!("the component's action {action} has an unexpected parameter `{other}`")),
+                "state" => convert::to_val(state, ty, "state"),
+                other => Err(format!("the component's {} {name} has an unexpected parameter `{other}`", kind.noun())),
             })
             .collect()
     }
 
     pub fn action(&self, action: &str) -> Result<&ActionExport, String> {
-        self.actions.get(action).ok_or_else(|| {
+        self.export(Kind::Action, action)
+    }
+
+    /// The exported function of that kind and platform name.
+    pub fn export(&self, kind: Kind, name: &str) -> Result<&ActionExport, String> {
+        let exports = match kind {
+            Kind::Action => &self.actions,
+            Kind::Task => &self.tasks,
+            Kind::Trigger => &self.triggers,
+        };
+        exports.get(name).ok_or_else(|| {
             format!(
-                "unknown action `{action}` (known: {})",
-                self.actions.keys().cloned().collect::<Vec<_>>().join(", ")
+                "unknown {} `{name}` (known: {})",
+                kind.noun(),
+                exports.keys().cloned().collect::<Vec<_>>().join(", ")
             )
         })
     }
@@ -296,8 +357,20 @@ impl Plugin {
         allowed: OutboundPolicy,
         options: &CallOptions,
     ) -> Result<CallOutcome> {
-        let export = self.action(action).map_err(wasmtime::Error::msg)?;
-        self.call_export(export, action, params, allowed, options).await
+        self.call_kind(Kind::Action, action, params, allowed, options).await
+    }
+
+    /// [`Plugin::call`] for any kind of export.
+    pub async fn call_kind(
+        &self,
+        kind: Kind,
+        name: &str,
+        params: Vec<Val>,
+        allowed: OutboundPolicy,
+        options: &CallOptions,
+    ) -> Result<CallOutcome> {
+        let export = self.export(kind, name).map_err(wasmtime::Error::msg)?;
+        self.call_export(export, name, params, allowed, options).await
     }
 
     async fn call_export(
