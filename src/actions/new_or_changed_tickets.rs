@@ -294,7 +294,7 @@ mod tests {
         assert!(!first.has_more);
 
         world.upsert("ATS-2", (START_MS + MINUTE) as i64, (START_MS + MINUTE) as i64);
-        world.upsert("ATS-1", (0) as i64, (START_MS + 2 * MINUTE) as i64);
+        world.upsert("ATS-1", 0, (START_MS + 2 * MINUTE) as i64);
         world.clock.set(START_MS + 5 * MINUTE);
         let second = world.poll(input(None), Some(first.state)).unwrap();
         assert_eq!(summary(&second), [("ATS-2".into(), TicketChange::New), ("ATS-1".into(), TicketChange::Changed)]);
