@@ -201,8 +201,8 @@ impl Sink {
     }
 }
 
-/// One POST of JSON over HTTP/1.1; the answer's status.
-async fn post(url: &url::Url, body: &[u8]) -> Result<u16> {
+/// One POST of JSON over HTTP/1.1; the answer's status (the webhook server's dispatcher too).
+pub(crate) async fn post(url: &url::Url, body: &[u8]) -> Result<u16> {
     use http_body_util::{BodyExt, Full};
     let host = url.host_str().context("the dispatcher URL has no host")?;
     let port = url.port_or_known_default().unwrap_or(80);

@@ -202,21 +202,10 @@ async fn dispatch(dispatcher: Option<&str>, event: &Value) {
 async fn post(url: &str, body: String) -> Result<()> {
     let parsed = url::Url::parse(url)?;
     anyhow::ensure!(parsed.scheme() == "http", "only http:// dispatchers are supported");
-    let host = parsed.host_str().unwrap_or_default().to_string();
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
-    let path = match parsed.query() {
-        Some(query) => format!("{}?{query}", parsed.path()),
-        None => parsed.path().to_string(),
-    };
-    let request = Request::post(path)
-        .header("host", format!("{host}:{port}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))?;
-    let response = tokio::time::timeout(std::time::Duration::from_secs(30), sender.send_request(request)).await??;
-    anyhow::ensure!(response.status().is_success(), "it answered {}", response.status());
+    let status =
+        tokio::time::timeout(std::time::Duration::from_secs(30), crate::schedule::post(&parsed, body.as_bytes()))
+            .await??;
+    anyhow::ensure!((200..300).contains(&status), "it answered {status}");
     Ok(())
 }
 
